@@ -1,0 +1,52 @@
+# Every target installs what it needs into .venv first, so each works on a fresh clone.
+SYSTEM_PYTHON ?= python3
+VENV          ?= .venv
+PYTHON        := $(VENV)/bin/python
+PIP           := $(PYTHON) -m pip --disable-pip-version-check
+RECIPE        ?= pipelines/recipes/sample.yaml
+WORKERS       ?= 0
+# The multi-process DirectRunner (FnApiRunner) on all cores; WORKERS=0 means one worker per core.
+BEAM_LOCAL    := --runner=FnApiRunner --direct_running_mode=multi_processing --direct_num_workers=$(WORKERS)
+TRAIN_CONFIG  ?= pipelines/train/tiny.yaml
+
+.PHONY: install install-dev corpus test bench train cards lint clean
+
+$(PYTHON):
+	$(SYSTEM_PYTHON) -m venv $(VENV)
+
+# The pipeline alone (no torch).
+$(VENV)/.installed: setup.cfg pyproject.toml | $(PYTHON)
+	$(PIP) install -q -e .
+	@touch $@
+
+# Tests, lint, bench and the trainer: torch is pinned and installed first (an unpinned torch pulls CUDA builds).
+$(VENV)/.installed-dev: setup.cfg pyproject.toml | $(PYTHON)
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[dev,train]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+corpus: install
+	$(VENV)/bin/gap-replay corpus --recipe $(RECIPE) $(BEAM_LOCAL)
+
+test: install-dev
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m pytest -q
+
+bench: install-dev
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m gap_replay.bench
+
+cards: install
+	$(VENV)/bin/gap-replay card --recipe $(RECIPE)
+
+train: install-dev
+	$(PYTHON) -m gap_replay.train --config $(TRAIN_CONFIG)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf out

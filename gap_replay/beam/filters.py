@@ -1,0 +1,74 @@
+"""Thin Beam wrappers around the pure text functions: clean, language, quality. Each drop is counted and rejected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
+
+from gap_replay.beam import counters
+from gap_replay.beam.rejects import REJECTS, reject_record
+from gap_replay.documents import Document
+from gap_replay.recipe import CleanConfig, FilterConfig, LanguageConfig
+from gap_replay.text.clean import clean_document
+from gap_replay.text.lang import document_language
+from gap_replay.text.quality import build_rules, first_failure
+
+
+def _reject(doc: Document, reason: str, detail: str | None = None) -> TaggedOutput:
+    counters.dropped(doc.source, reason)
+    return TaggedOutput(REJECTS, reject_record(reason, detail, document=doc))
+
+
+class CleanDocuments(beam.DoFn):
+    """Per-source clean-up; a document left with no text is dropped as `empty`."""
+
+    def __init__(self, configs: dict[str, CleanConfig]) -> None:
+        self._configs = configs
+
+    def process(self, doc: Document) -> Iterator[Document | TaggedOutput]:
+        cleaned = clean_document(doc, self._configs.get(doc.source, CleanConfig()))
+        if not cleaned.text.strip():
+            yield _reject(doc, "empty")
+        else:
+            yield cleaned
+
+
+class DetectLanguage(beam.DoFn):
+    """Sets `lang` (stated by the source, or detected on a prefix) and drops languages the recipe does not keep."""
+
+    def __init__(self, config: LanguageConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        from langdetect import DetectorFactory
+
+        DetectorFactory.seed = 0
+
+    def process(self, doc: Document) -> Iterator[Document | TaggedOutput]:
+        lang, probability, how = document_language(doc, self._config)
+        doc = doc.replace(lang=lang, meta={**doc.meta, "lang_score": round(probability, 3), "lang_by": how})
+        if lang not in self._config.keep:
+            yield _reject(doc, "language", f"{lang or 'unknown'} ({how})")
+        else:
+            yield doc
+
+
+class ApplyQualityRules(beam.DoFn):
+    """Per-source quality rules; the first rule that fails names the drop reason."""
+
+    def __init__(self, configs: dict[str, FilterConfig]) -> None:
+        self._configs = configs
+        self._rules: dict = {}
+
+    def setup(self) -> None:
+        self._rules = {source: build_rules(config) for source, config in self._configs.items()}
+        self._default = build_rules(FilterConfig())
+
+    def process(self, doc: Document) -> Iterator[Document | TaggedOutput]:
+        reason = first_failure(doc, self._rules.get(doc.source, self._default))
+        if reason is not None:
+            yield _reject(doc, reason)
+        else:
+            yield doc

@@ -1,0 +1,162 @@
+"""Data cards: what is in the corpus and why, from `stats.json`, the curated Parquet and the manifest.
+
+Byte-stable for the same inputs (no timestamps, sorted tables), so a card diff is a corpus diff.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from gap_replay.documents import SOURCES
+
+DUPLICATE_REASONS = ("superseded_version", "exact_duplicate", "near_duplicate")
+
+
+def _table(header: list[str], rows: Iterable[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2%}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value).replace("|", "\\|")
+
+
+def curated_counts(output: Path) -> dict[str, Counter]:
+    """Documents per (source, subsource) and per (source, licence) in the curated Parquet."""
+    counts: dict[str, Counter] = {"subsource": Counter(), "license": Counter()}
+    for path in sorted(output.glob("curated/*/part-*.parquet")):
+        table = pq.read_table(path, columns=["source", "subsource", "license"]).to_pydict()
+        for source, subsource, license in zip(table["source"], table["subsource"], table["license"], strict=True):
+            counts["subsource"][(source, subsource)] += 1
+            counts["license"][(source, license or "unknown")] += 1
+    return counts
+
+
+def _split_totals(manifest: dict[str, Any], source: str) -> list[int]:
+    row = []
+    for split in ("train", "valid"):
+        entry = manifest["totals"][split]["sources"].get(source, {"documents": 0, "tokens": 0})
+        row += [entry["documents"], entry["tokens"]]
+    return row
+
+
+def _curation_rows(stats: dict[str, Any], sources: list[str]) -> list[list[Any]]:
+    rows = []
+    for source in sources:
+        entry = stats["curate"]["sources"].get(source, {})
+        dropped = sum(entry.get("dropped", {}).values())
+        rows.append([source, entry.get("files", 0), entry.get("parsed", 0), dropped, entry.get("kept", 0)])
+    return rows
+
+
+def _drop_rows(stats: dict[str, Any], sources: list[str]) -> list[list[Any]]:
+    return [
+        [source, reason, count]
+        for source in sources
+        for reason, count in sorted(stats["curate"]["sources"].get(source, {}).get("dropped", {}).items())
+    ]
+
+
+def _dedup_rows(stats: dict[str, Any], sources: list[str]) -> list[list[Any]]:
+    rows = []
+    for source in sources:
+        entry = stats["curate"]["sources"].get(source, {})
+        dropped = entry.get("dropped", {})
+        clusters = entry.get("clusters", {}).get("near", 0)
+        rows.append([source, *(dropped.get(reason, 0) for reason in DUPLICATE_REASONS), clusters])
+    return rows
+
+
+def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str, Counter], sources: list[str]):
+    yield "## Documents and tokens\n\n" + _table(
+        ["source", "train documents", "train tokens", "valid documents", "valid tokens"],
+        ([source, *_split_totals(manifest, source)] for source in sources),
+    )
+    yield "## Curation\n\n" + _table(
+        ["source", "raw files", "parsed", "dropped", "kept"], _curation_rows(stats, sources)
+    )
+    drops = _drop_rows(stats, sources)
+    yield "## Drops by reason\n\n" + (_table(["source", "reason", "documents"], drops) if drops else "None.")
+    yield "## Deduplication\n\n" + _table(
+        ["source", "superseded versions", "exact duplicates", "near duplicates", "near-duplicate clusters kept"],
+        _dedup_rows(stats, sources),
+    )
+    yield "## Subsources\n\n" + _table(
+        ["source", "subsource", "documents"],
+        ([s, sub, n] for (s, sub), n in sorted(counts["subsource"].items()) if s in sources),
+    )
+    yield "## Licences\n\n" + _table(
+        ["source", "licence", "documents"],
+        ([s, lic, n] for (s, lic), n in sorted(counts["license"].items()) if s in sources),
+    )
+    errors = [error for error in stats["curate"].get("parse_errors", []) if error["source"] in sources]
+    if errors:
+        yield "## Files that could not be read\n\n" + _table(
+            ["source", "file", "reason"], ([e["source"], os.path.basename(e["file"]), e["detail"]] for e in errors)
+        )
+
+
+def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str, Counter], source: str | None) -> str:
+    """Markdown of the corpus card (source None) or of one source's card."""
+    sources = [source] if source else [s for s in SOURCES if s in stats["curate"]["sources"]]
+    title = f"# {manifest['name']}: {source}" if source else f"# {manifest['name']}: corpus"
+    tokenizer = manifest["tokenizer"]
+    head = [
+        title,
+        f"Recipe `{manifest['name']}` (sha256 `{manifest['recipe_sha256'][:16]}`), tokenizer `{tokenizer['name']}` "
+        f"(vocabulary {tokenizer['vocab_size']:,}, EOS id {tokenizer['eos_id']}), shards as `{manifest['dtype']}`.",
+    ]
+    if source is None:
+        mix = manifest.get("mix", {})
+        shares = mix.get("achieved_token_shares", {}).get("train", {})
+        head.append(
+            f"Replay target: {mix.get('replay_share_target', 0):.2%} of training tokens; achieved: "
+            + ", ".join(f"{name} {share:.2%}" for name, share in shares.items())
+            + "."
+        )
+    return "\n\n".join([*head, *_sections(stats, manifest, counts, sources)]) + "\n"
+
+
+def write_cards(stats: dict[str, Any], manifest: dict[str, Any], output: Path, cards_dir: Path) -> list[Path]:
+    """Write `corpus.md` and one `<source>.md` per curated source; returns the paths."""
+    counts = curated_counts(output)
+    cards_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in [None, *(s for s in SOURCES if s in stats["curate"]["sources"])]:
+        path = cards_dir / f"{source or 'corpus'}.md"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(render_card(stats, manifest, counts, source), encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def dataset_card(name: str, sources: Iterable[str]) -> str:
+    """README.md for `<output>/curated/`, so `datasets.load_dataset(<output>/curated)` reads the Parquet."""
+    lines = ["---", "configs:", "- config_name: default", "  default: true", "  data_files:", "  - split: train"]
+    lines.append('    path: "*/part-*.parquet"')
+    for source in sources:
+        lines += [
+            f"- config_name: {source}",
+            "  data_files:",
+            "  - split: train",
+            f'    path: "{source}/part-*.parquet"',
+        ]
+    lines += ["---", "", f"# {name}: curated documents", ""]
+    lines.append(
+        "One row per document: `id`, `source`, `subsource`, `title`, `text`, `url`, `license`, `date`, `lang`, "
+        "and `meta` (a JSON string of source-specific fields). Licences differ per row: read the `license` column "
+        "before redistributing."
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,189 @@
+"""`gap-replay`: fetch | curate | build | card | corpus | parse | inspect | train.
+
+Arguments a command does not know are Beam pipeline options (`--runner`, `--project`, ...) and go to Beam.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gap_replay import __version__
+from gap_replay.recipe import Recipe, RecipeError, load_recipe
+
+BEAM_COMMANDS = ("curate", "build", "corpus")
+
+
+def _recipe_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", help="recipe YAML (default: the bundled sample recipe)")
+    parser.add_argument("--output", help="override the recipe's output folder")
+    parser.add_argument("--cards", help="override the recipe's data card folder")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gap-replay", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"gap-replay {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress of every stage")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fetch = commands.add_parser("fetch", help="download the raw files of every enabled source")
+    _recipe_argument(fetch)
+    fetch.add_argument("--sources", help="comma-separated subset of sources to fetch")
+    for name, text in (
+        ("curate", "parse, clean, filter and deduplicate raw files into Parquet (Beam)"),
+        ("build", "mix, tokenize and shard the curated corpus, then write the manifest (Beam)"),
+        ("card", "write the data cards from stats.json and the manifest"),
+        ("corpus", "fetch + curate + build + card"),
+    ):
+        _recipe_argument(commands.add_parser(name, help=text))
+    parse = commands.add_parser("parse", help="run one source's parser on local raw files and write JSONL")
+    parse.add_argument("source", help="pubmed, pmc, replay or guidelines/<organisation>")
+    parse.add_argument("files", nargs="+", type=Path)
+    parse.add_argument("--out", required=True, type=Path, help="output .jsonl or .jsonl.gz")
+    inspect = commands.add_parser("inspect", help="summarise a manifest or a shard; --verify checks every byte")
+    inspect.add_argument("path", type=Path)
+    inspect.add_argument("--verify", action="store_true", help="check sizes, sha256, EOS and totals of every shard")
+    train = commands.add_parser("train", help="train on the shards (see pipelines/train/*.yaml)", add_help=False)
+    train.add_argument("train_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[Recipe, str]:
+    recipe, sha256 = load_recipe(args.recipe)
+    overrides = {key: getattr(args, key) for key in ("output", "cards") if getattr(args, key)}
+    if overrides:
+        recipe = recipe.model_copy(update=overrides)
+    return recipe, sha256
+
+
+def _fetch(recipe: Recipe, sources: Sequence[str] | None = None) -> None:
+    from gap_replay.pipelines.fetch import run_fetch
+
+    for source, summary in run_fetch(recipe, sources).items():
+        print(
+            f"fetch {source}: {summary.downloaded} downloaded, {summary.skipped} already present, "
+            f"{summary.failed} failed ({summary.bytes / 1e6:.1f} MB)"
+        )
+        for error in summary.errors:
+            print(f"  failed: {error}", file=sys.stderr)
+
+
+def _curate(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> None:
+    from gap_replay.pipelines.curate import run_curate
+
+    stats = run_curate(recipe, sha256, beam_args)
+    kept = sum(entry.get("kept", 0) for entry in stats["sources"].values())
+    print(f"curate: {kept:,} documents kept from {stats['raw_files']} raw files -> {recipe.output_dir / 'curated'}")
+    for error in stats["parse_errors"]:
+        print(f"  unreadable: {error['file']}: {error['detail']}", file=sys.stderr)
+
+
+def _build(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> dict:
+    from gap_replay.pipelines.build import run_build
+
+    manifest = run_build(recipe, sha256, beam_args)
+    train = manifest["totals"]["train"]
+    print(f"build: {train['tokens']:,} training tokens in {len(manifest['shards'])} shards")
+    return manifest
+
+
+def _card(recipe: Recipe) -> list[Path]:
+    from gap_replay.cards import write_cards
+    from gap_replay.pipelines.stats import read_stats
+    from gap_replay.shards.manifest import read_manifest
+
+    manifest = read_manifest(recipe.output_dir / "tokens" / "manifest.json")
+    paths = write_cards(read_stats(recipe.output_dir), manifest, recipe.output_dir, Path(recipe.cards))
+    print(f"card: wrote {', '.join(str(path) for path in paths)}")
+    return paths
+
+
+def _corpus(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> None:
+    from gap_replay.pipelines.stats import read_stats
+    from gap_replay.report import corpus_summary
+
+    start = time.monotonic()
+    _fetch(recipe)
+    _curate(recipe, sha256, beam_args)
+    manifest = _build(recipe, sha256, beam_args)
+    _card(recipe)
+    manifest_path = recipe.output_dir / "tokens" / "manifest.json"
+    print(corpus_summary(read_stats(recipe.output_dir), manifest, manifest_path, time.monotonic() - start))
+
+
+def _parse(source: str, files: Sequence[Path], out: Path) -> int:
+    from gap_replay.beam.parse import parse_file
+    from gap_replay.documents import Document, write_jsonl
+
+    failures = 0
+
+    def documents():
+        nonlocal failures
+        for path in files:
+            count = 0
+            for item in parse_file(source, str(path)):
+                if isinstance(item, Document):
+                    count += 1
+                    yield item
+                else:
+                    failures += 1
+                    print(f"{path}: {item['detail']}", file=sys.stderr)
+            print(f"{path}: {count} documents", file=sys.stderr)
+
+    total = write_jsonl(documents(), out)
+    print(f"wrote {total} documents to {out}")
+    return 1 if failures else 0
+
+
+def _inspect(path: Path, verify: bool) -> int:
+    from gap_replay.shards.manifest import summarize
+    from gap_replay.shards.manifest import verify as verify_manifest
+
+    print(summarize(path))
+    if not verify:
+        return 0
+    problems = verify_manifest(path)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print("verified: every shard matches the manifest" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and args.command not in BEAM_COMMANDS:
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        if args.command == "train":
+            from gap_replay.train import main as train_main
+
+            return train_main(args.train_args)
+        if args.command == "parse":
+            return _parse(args.source, args.files, args.out)
+        if args.command == "inspect":
+            return _inspect(args.path, args.verify)
+        recipe, sha256 = _load(args)
+        if args.command == "fetch":
+            _fetch(recipe, args.sources.split(",") if args.sources else None)
+        elif args.command == "curate":
+            _curate(recipe, sha256, beam_args)
+        elif args.command == "build":
+            _build(recipe, sha256, beam_args)
+        elif args.command == "card":
+            _card(recipe)
+        elif args.command == "corpus":
+            _corpus(recipe, sha256, beam_args)
+    except (RecipeError, FileNotFoundError, ValueError, RuntimeError, KeyError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"gap-replay {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

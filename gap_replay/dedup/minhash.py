@@ -1,0 +1,89 @@
+"""Near duplicates: MinHash signatures of word n-gram shingles, LSH band keys, and connected components.
+
+Two texts whose signatures agree on every row of some band become candidates (the Beam shuffle groups them by
+band key); candidate pairs are edges, and each connected component is one cluster of near duplicates. Shingles
+are taken from `normalize_for_exact`, so case and punctuation do not matter but numbers do ("5 mg" != "50 mg").
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable
+
+import numpy as np
+from datasketch import MinHash
+
+from gap_replay.dedup.exact import normalize_for_exact
+from gap_replay.recipe import MinHashConfig
+
+# 64-bit affine permutations: hash values are uint64 and do not saturate on very long documents.
+SCHEME = "affine64"
+# Shingles hashed per `update_batch` call: bounds the (shingles x num_perm) uint64 matrix to a few MB on long texts.
+BATCH = 4096
+
+
+def shingles(text: str, ngram: int) -> list[bytes]:
+    """Word n-grams of the normalised text as UTF-8; a text shorter than n words is one shingle of all its words."""
+    words = normalize_for_exact(text).split()
+    if len(words) <= ngram:
+        return [" ".join(words).encode("utf-8")] if words else []
+    return [" ".join(words[start : start + ngram]).encode("utf-8") for start in range(len(words) - ngram + 1)]
+
+
+@functools.lru_cache(maxsize=8)
+def _permutations(num_perm: int, seed: int) -> np.ndarray:
+    """The (a, b) permutation parameters of MinHash(num_perm, seed), generated once per process, not per document."""
+    return MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+
+
+def signature(text: str, config: MinHashConfig) -> np.ndarray:
+    """The MinHash signature of the text's shingles: `num_perm` uint64 values; an empty text gives all-max values."""
+    permutations = _permutations(config.num_perm, config.seed)
+    minhash = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=permutations, scheme=SCHEME)
+    values = shingles(text, config.ngram)
+    for start in range(0, len(values), BATCH):
+        minhash.update_batch(values[start : start + BATCH])
+    return minhash.hashvalues
+
+
+def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[tuple[int, bytes]]:
+    """(band index, 16-byte digest of the band's rows) for each band: equal keys make two texts LSH candidates."""
+    if len(sig) != bands * rows:
+        raise ValueError(f"signature has {len(sig)} values, but {bands} bands x {rows} rows need {bands * rows}")
+    data = np.ascontiguousarray(sig, dtype="<u8").tobytes()
+    width = rows * 8
+    return [
+        (band, hashlib.blake2b(data[band * width : (band + 1) * width], digest_size=16).digest())
+        for band in range(bands)
+    ]
+
+
+def jaccard_estimate(a: np.ndarray, b: np.ndarray) -> float:
+    """The fraction of signature rows on which two texts agree: an estimate of their shingles' Jaccard similarity."""
+    if len(a) != len(b) or len(a) == 0:
+        raise ValueError(f"signatures must be non-empty and of equal length, got {len(a)} and {len(b)}")
+    return float(np.count_nonzero(np.asarray(a) == np.asarray(b))) / len(a)
+
+
+def connected_components(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Every node of the edges mapped to its component's smallest id (union-find with path compression)."""
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    for left, right in edges:
+        parent.setdefault(left, left)
+        parent.setdefault(right, right)
+        left_root, right_root = find(left), find(right)
+        if left_root != right_root:
+            # The smaller root wins, so every root stays the smallest id of its component.
+            small, large = sorted((left_root, right_root))
+            parent[large] = small
+    return {node: find(node) for node in parent}

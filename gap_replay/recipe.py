@@ -1,0 +1,232 @@
+"""The recipe: one YAML file that says which sources, which rules, which mix, which tokenizer, where to write.
+
+Validated on load: an unknown key or a bad value is an error that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gap_replay import __version__
+
+DEFAULT_USER_AGENT = f"gap-replay/{__version__} (medical corpus builder; polite crawler; obeys robots.txt)"
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(Strict):
+    """The polite client: who we say we are, how long we wait between requests to one host, how hard we retry."""
+
+    user_agent: str = DEFAULT_USER_AGENT
+    delay_seconds: Annotated[float, Field(ge=0.0)] = 1.0
+    retries: Annotated[int, Field(ge=0)] = 5
+    backoff_seconds: Annotated[float, Field(ge=0.0)] = 1.0
+    timeout_seconds: Annotated[float, Field(gt=0.0)] = 60.0
+
+
+class FilterConfig(Strict):
+    """Quality thresholds of one source (Gopher/C4-style rules, calibrated per source)."""
+
+    min_words: Annotated[int, Field(ge=0)] = 50
+    max_words: Annotated[int, Field(ge=1)] = 2_000_000
+    min_mean_word_length: Annotated[float, Field(ge=0.0)] = 2.5
+    max_mean_word_length: Annotated[float, Field(ge=0.0)] = 12.0
+    max_symbol_ratio: Fraction = 0.1
+    min_alpha_word_ratio: Fraction = 0.6
+    max_ellipsis_line_ratio: Fraction = 0.3
+    max_duplicate_line_ratio: Fraction = 0.3
+    min_line_punctuation_ratio: Fraction = 0.12
+    drop_retracted: bool = True
+
+
+class CleanConfig(Strict):
+    """Text clean-up of one source; line patterns are regular expressions matched against whole lines."""
+
+    drop_line_patterns: list[str] = Field(default_factory=list)
+    max_blank_lines: Annotated[int, Field(ge=1)] = 1
+
+
+class SourceConfig(Strict):
+    enabled: bool = True
+    limit: Annotated[int, Field(ge=1)] | None = None
+    clean: CleanConfig = CleanConfig()
+    filters: FilterConfig = FilterConfig()
+
+
+class PubMedConfig(SourceConfig):
+    """NLM baseline and update files; `limit` caps the files taken from each listing."""
+
+    baseline_url: str = "https://ftp.ncbi.nlm.nih.gov/pubmed/baseline/"
+    update_url: str | None = "https://ftp.ncbi.nlm.nih.gov/pubmed/updatefiles/"
+
+
+class PmcConfig(SourceConfig):
+    """PMC Open Access bulk packages; `limit` caps the packages taken per subset."""
+
+    url: str = "https://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_bulk/"
+    subsets: list[Literal["oa_comm", "oa_noncomm", "oa_other"]] = ["oa_comm", "oa_noncomm", "oa_other"]
+    max_table_cells: Annotated[int, Field(ge=0)] = 400
+
+
+class OrganisationConfig(Strict):
+    """One guideline organisation; `url` overrides the module's start URL, `limit` caps its documents."""
+
+    enabled: bool = True
+    url: str | None = None
+    limit: Annotated[int, Field(ge=1)] | None = None
+
+
+class GuidelinesConfig(SourceConfig):
+    organisations: dict[str, OrganisationConfig] = Field(default_factory=lambda: {"who": OrganisationConfig()})
+
+
+class ReplayConfig(SourceConfig):
+    """RedPajama-v1 subsets, from its `urls.txt` listing; `limit` caps the files per subset."""
+
+    url: str = "https://data.together.xyz/redpajama-data-1T/v1.0.0/urls.txt"
+    subsets: list[str] = ["wikipedia", "arxiv", "book", "stackexchange"]
+    max_documents_per_file: Annotated[int, Field(ge=1)] | None = None
+
+
+class SourcesConfig(Strict):
+    pubmed: PubMedConfig = PubMedConfig()
+    pmc: PmcConfig = PmcConfig()
+    guidelines: GuidelinesConfig = GuidelinesConfig()
+    replay: ReplayConfig = ReplayConfig()
+
+    def enabled(self) -> list[str]:
+        return [name for name in ("guidelines", "pubmed", "pmc", "replay") if getattr(self, name).enabled]
+
+
+class LanguageConfig(Strict):
+    """Keep documents in these languages; detection runs on a prefix unless the source states the language."""
+
+    keep: list[str] = ["en"]
+    prefix_chars: Annotated[int, Field(ge=100)] = 2000
+    trust_stated: bool = True
+
+
+class MinHashConfig(Strict):
+    """Near dedup: word n-gram shingles, `bands` x `rows` = `num_perm` LSH banding."""
+
+    enabled: bool = True
+    num_perm: Annotated[int, Field(ge=16)] = 128
+    bands: Annotated[int, Field(ge=1)] = 16
+    rows: Annotated[int, Field(ge=1)] = 8
+    ngram: Annotated[int, Field(ge=1)] = 5
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _bands_fill_permutations(self) -> MinHashConfig:
+        if self.bands * self.rows != self.num_perm:
+            raise ValueError(f"bands * rows must equal num_perm ({self.bands} * {self.rows} != {self.num_perm})")
+        return self
+
+
+class DedupConfig(Strict):
+    exact: bool = True
+    minhash: MinHashConfig = MinHashConfig()
+    source_priority: list[str] = ["pmc", "guidelines", "pubmed", "replay"]
+
+
+class MixConfig(Strict):
+    """Replay is a share of training tokens; `epochs` upsamples (or, below 1, downsamples) a source."""
+
+    replay_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
+    epochs: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+
+
+class SplitConfig(Strict):
+    valid_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
+
+
+class TokenizerConfig(Strict):
+    """Either `path` (a local tokenizer.json or folder, or a hub id) or a byte-level BPE trained on the corpus."""
+
+    path: str | None = None
+    eos_token: str | None = None
+    vocab_size: Annotated[int, Field(ge=300, le=1_000_000)] = 32000
+    train_max_documents: Annotated[int, Field(ge=1)] | None = 200_000
+
+
+class ShardConfig(Strict):
+    tokens_per_shard: Annotated[int, Field(ge=1)] = 100_000_000
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    output: str | None = None
+    mirror: bool = False
+    seed: int = 1234
+    workers: Annotated[int, Field(ge=0)] = 0
+    write_rejects: bool = True
+    curated_shards: Annotated[int, Field(ge=0)] = 0
+    http: HttpConfig = HttpConfig()
+    sources: SourcesConfig = SourcesConfig()
+    language: LanguageConfig = LanguageConfig()
+    dedup: DedupConfig = DedupConfig()
+    mix: MixConfig = MixConfig()
+    split: SplitConfig = SplitConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    shards: ShardConfig = ShardConfig()
+    cards: str = "data_cards"
+
+    @model_validator(mode="after")
+    def _epochs_name_sources(self) -> Recipe:
+        unknown = sorted(set(self.mix.epochs) - {"guidelines", "pubmed", "pmc", "replay"})
+        if unknown:
+            raise ValueError(f"mix.epochs names unknown source(s): {', '.join(unknown)}")
+        return self
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output or f"out/{self.name}")
+
+
+class RecipeError(ValueError):
+    """A recipe file that cannot be used; the message names the file and the offending key."""
+
+
+def _describe(error: ValidationError, path: str) -> str:
+    lines = [f"{path}: invalid recipe"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def parse_recipe(data: Any, path: str = "<recipe>") -> Recipe:
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping, got {type(data).__name__}")
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as error:
+        raise RecipeError(_describe(error, path)) from None
+
+
+def load_recipe(path: str | Path | None = None) -> tuple[Recipe, str]:
+    """Load and validate a recipe; returns it with the sha256 of the file's bytes. None = the sample recipe."""
+    if path is None:
+        raw = resources.files("gap_replay.pipelines").joinpath("recipes/sample.yaml").read_bytes()
+        path = "pipelines/recipes/sample.yaml"
+    else:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as error:
+            raise RecipeError(f"{path}: cannot read recipe: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{path}: not valid YAML: {error}") from None
+    return parse_recipe(data, str(path)), hashlib.sha256(raw).hexdigest()

@@ -1,0 +1,46 @@
+"""Guidelines: clinical guidance published by health organisations, one module per organisation.
+
+Raw files live under `raw/guidelines/<organisation>/`; the organisation of a file is taken from that folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from types import ModuleType
+from typing import BinaryIO
+
+from gap_replay.documents import Document
+from gap_replay.http import PoliteClient
+from gap_replay.recipe import GuidelinesConfig
+from gap_replay.sources.base import FetchSummary, ParseError
+from gap_replay.sources.guidelines import who
+
+NAME = "guidelines"
+ORGANISATIONS: dict[str, ModuleType] = {who.KEY: who}
+RAW_PATTERNS = ("*/*.html", "*/*.pdf")
+
+
+def fetch(config: GuidelinesConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
+    """Fetch every enabled organisation into `raw_dir/<organisation>/`; an unknown organisation is a failure."""
+    summary = FetchSummary(NAME)
+    for key, organisation in sorted(config.organisations.items()):
+        if not organisation.enabled:
+            continue
+        module = ORGANISATIONS.get(key)
+        if module is None:
+            summary.failed += 1
+            summary.errors.append(f"{key}: unknown guideline organisation (known: {', '.join(sorted(ORGANISATIONS))})")
+            continue
+        summary.add(module.fetch(organisation, raw_dir / key, client))
+    return summary
+
+
+def parse(stream: BinaryIO, name: str, organisation: str | None = None) -> Iterator[Document]:
+    """Documents of one raw file; the organisation defaults to the file's folder (`raw/guidelines/<org>/file`)."""
+    key = organisation or PurePosixPath(name.replace("\\", "/")).parent.name
+    module = ORGANISATIONS.get(key)
+    if module is None:
+        known = ", ".join(sorted(ORGANISATIONS))
+        raise ParseError(f"{name}: unknown guideline organisation {key!r} (known: {known})")
+    return module.parse(stream, name)

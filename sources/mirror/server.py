@@ -1,0 +1,217 @@
+"""A loopback static server for the mirror site tree (`<site>/<host>/<path>`), behaving like the real hosts' servers.
+
+It answers GET and HEAD with the headers crawlers look at (Content-Type, Content-Length, ETag, Last-Modified),
+resumes with `Range`, and lists folders without an `index.html` the way Apache's autoindex (NCBI's FTP-over-HTTPS
+pages) does, so listing parsers meet the same HTML they meet online. Query strings are ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import html
+import logging
+import mimetypes
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+TYPES = {
+    ".gz": "application/gzip",
+    ".md5": "text/plain",
+    ".txt": "text/plain",
+    ".xml": "application/xml",
+    ".csv": "text/csv",
+    ".jsonl": "application/jsonl",
+}
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def content_type(path: Path) -> str:
+    """The Content-Type for a file: known extensions, then mimetypes, then a sniff when there is no extension."""
+    suffix = path.suffix.lower()
+    if suffix in TYPES:
+        return TYPES[suffix]
+    if not suffix:
+        with open(path, "rb") as handle:
+            return "text/html" if handle.read(512).lstrip().startswith(b"<") else "application/octet-stream"
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte span a `Range` header asks for; None means "send it all".
+
+    Raises ValueError when the range cannot be satisfied (the caller answers 416). Multiple ranges and headers
+    that do not parse are ignored, as RFC 9110 allows.
+    """
+    match = RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.groups()
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise ValueError(f"range {start}-{last} outside {size} bytes")
+    return start, end
+
+
+def _human_size(size: int) -> str:
+    """Apache's short size: bytes as they are, then one decimal below 10 (`4.0K`), else whole units (`19M`)."""
+    value, unit = float(size), ""
+    for unit in ("", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            break
+        value /= 1024
+    if not unit:
+        return str(size)
+    return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+
+
+def autoindex(folder: Path, url_path: str) -> str:
+    """An Apache-style listing of `folder`: one `<a href="name">name</a>` line per entry, folders with a `/`."""
+    entries = sorted(folder.iterdir(), key=lambda entry: entry.name)
+    lines = []
+    for entry in entries:
+        name = entry.name + ("/" if entry.is_dir() else "")
+        stat = entry.stat()
+        stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(stat.st_mtime))
+        size = "-" if entry.is_dir() else _human_size(stat.st_size)
+        link = f'<a href="{quote(name)}">{html.escape(name)}</a>'
+        lines.append(f"{link}{' ' * max(1, 50 - len(name))}{stamp}  {size:>5}  ")
+    rows = "\n".join(lines)
+    title = html.escape(f"Index of {url_path}")
+    parent = '<a href="../">Parent Directory</a>' + " " * 35 + "-   \n" if url_path != "/" else ""
+    return (
+        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n'
+        f"<html>\n <head>\n  <title>{title}</title>\n </head>\n <body>\n<h1>{title}</h1>\n"
+        f"<pre>Name{' ' * 46}Last modified      Size  <hr>{parent}{rows}\n<hr></pre>\n</body></html>\n"
+    )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], root: Path) -> None:
+        self.root = root.resolve()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """Clients that hang up mid-response are normal for a crawler's server; anything else is logged."""
+        logger.debug("mirror server: error while serving %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "gap-replay-mirror/1"
+
+    def do_GET(self) -> None:
+        self._serve(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(send_body=False)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: no request lines on stderr."""
+
+    def _serve(self, send_body: bool) -> None:
+        path = self._local_path()
+        if path is None or not path.exists():
+            self._reply(HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain", send_body)
+            return
+        url_path = urlsplit(self.path).path
+        if path.is_dir():
+            if not url_path.endswith("/"):
+                query = urlsplit(self.path).query
+                location = url_path + "/" + (f"?{query}" if query else "")
+                self._reply(HTTPStatus.MOVED_PERMANENTLY, b"", "text/plain", send_body, {"Location": location})
+                return
+            if not (path / "index.html").is_file():
+                listing = autoindex(path, "/" + url_path.strip("/").partition("/")[2].rstrip("/"))
+                self._reply(HTTPStatus.OK, listing.encode("utf-8"), "text/html;charset=UTF-8", send_body)
+                return
+            path = path / "index.html"
+        self._send_file(path, send_body)
+
+    def _local_path(self) -> Path | None:
+        """The file or folder under the site root for this request; None for `..` tricks and unusable names."""
+        segments = unquote(urlsplit(self.path).path).split("/")
+        if any(segment == ".." or "\x00" in segment for segment in segments):
+            return None
+        path = self.server.root.joinpath(*segments)
+        return path if path.resolve().is_relative_to(self.server.root) else None
+
+    def _send_file(self, path: Path, send_body: bool) -> None:
+        stat = path.stat()
+        headers = {
+            "ETag": f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"',
+            "Last-Modified": email.utils.formatdate(stat.st_mtime, usegmt=True),
+            "Accept-Ranges": "bytes",
+        }
+        try:
+            span = byte_range(self.headers.get("Range"), stat.st_size)
+        except ValueError:
+            headers["Content-Range"] = f"bytes */{stat.st_size}"
+            self._reply(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", "text/plain", send_body, headers)
+            return
+        first, last = span if span is not None else (0, stat.st_size - 1)
+        status = HTTPStatus.OK
+        if span is not None:
+            status = HTTPStatus.PARTIAL_CONTENT
+            headers["Content-Range"] = f"bytes {first}-{last}/{stat.st_size}"
+        self._head(status, content_type(path), last - first + 1, headers)
+        if not send_body:
+            return
+        with open(path, "rb") as handle:
+            handle.seek(first)
+            remaining = last - first + 1
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+
+    def _reply(
+        self, status: HTTPStatus, body: bytes, kind: str, send_body: bool, headers: dict[str, str] | None = None
+    ) -> None:
+        self._head(status, kind, len(body), headers or {})
+        if send_body:
+            self.wfile.write(body)
+
+    def _head(self, status: HTTPStatus, kind: str, length: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(length))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+
+@contextlib.contextmanager
+def serve(site: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `site` on a loopback port for the duration of the block; yields the base URL `http://HOST:PORT`."""
+    if not Path(site).is_dir():
+        raise FileNotFoundError(f"{site}: mirror site folder does not exist")
+    server = _Server((host, port), Path(site))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

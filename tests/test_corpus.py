@@ -1,0 +1,180 @@
+"""End to end: the sample recipe from the bundled mirror to verified shards, checked against the files themselves."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gap_replay.cli import main
+from gap_replay.pipelines.build import run_build
+from gap_replay.pipelines.curate import run_curate
+from gap_replay.pipelines.fetch import run_fetch
+from gap_replay.recipe import load_recipe
+from gap_replay.shards.manifest import verify
+from gap_replay.sources.mirror import materialize
+
+pytestmark = pytest.mark.slow
+
+MULTI_PROCESS = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+def sample_recipe(output: Path):
+    recipe, sha256 = load_recipe(None)
+    return recipe.model_copy(update={"output": str(output), "cards": str(output / "cards")}), sha256
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """The sample corpus, built once for this module through the command line (in-process runner)."""
+    output = tmp_path_factory.mktemp("sample")
+    assert main(["corpus", "--output", str(output), "--cards", str(output / "cards")]) == 0
+    return output
+
+
+def read_idx(path: Path) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """An independent reader of the .idx layout, straight from DESIGN section 6."""
+    data = path.read_bytes()
+    assert data[:9] == b"MMIDIDX\x00\x00"
+    version, code, sequences, documents = struct.unpack_from("<QBQQ", data, 9)
+    assert version == 1 and documents == sequences + 1
+    offset = 9 + 8 + 1 + 8 + 8
+    sizes = np.frombuffer(data, "<i4", sequences, offset)
+    offset += 4 * sequences
+    pointers = np.frombuffer(data, "<i8", sequences, offset)
+    offset += 8 * sequences
+    doc_index = np.frombuffer(data, "<i8", documents, offset)
+    assert offset + 8 * documents == len(data), "no padding, nothing after the document indices"
+    return code, sizes, pointers, doc_index
+
+
+def test_every_manifest_number_matches_the_shard_files(corpus):
+    tokens_dir = corpus / "tokens"
+    manifest = json.loads((tokens_dir / "manifest.json").read_text())
+    assert manifest["format"] == "gap-replay-manifest/1"
+    assert manifest["dtype"] == "uint16" and manifest["tokenizer"]["vocab_size"] < 65500
+    eos = manifest["tokenizer"]["eos_id"]
+    totals = {"train": [0, 0], "valid": [0, 0]}
+    for shard in manifest["shards"]:
+        bin_path, idx_path = tokens_dir / f"{shard['path']}.bin", tokens_dir / f"{shard['path']}.idx"
+        for path, entry in ((bin_path, shard["bin"]), (idx_path, shard["idx"])):
+            assert path.stat().st_size == entry["bytes"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+        code, sizes, pointers, doc_index = read_idx(idx_path)
+        assert code == 8
+        tokens = np.fromfile(bin_path, dtype="<u2")
+        assert len(sizes) == shard["documents"]
+        assert int(sizes.sum()) == len(tokens) == shard["tokens"]
+        assert list(pointers) == list(np.concatenate([[0], np.cumsum(sizes)[:-1]]) * 2) if len(sizes) else True
+        assert list(doc_index) == list(range(len(sizes) + 1))
+        ends = np.cumsum(sizes) - 1
+        assert all(tokens[ends] == eos), "every document ends with EOS"
+        assert np.count_nonzero(tokens == eos) == len(sizes), "EOS only at document ends"
+        assert sum(shard["sources"].values()) == shard["tokens"]
+        totals[shard["split"]][0] += shard["documents"]
+        totals[shard["split"]][1] += shard["tokens"]
+    for split, (documents, tokens) in totals.items():
+        assert manifest["totals"][split]["documents"] == documents
+        assert manifest["totals"][split]["tokens"] == tokens
+    assert verify(tokens_dir / "manifest.json") == []
+
+
+def test_every_source_reaches_the_shards(corpus):
+    manifest = json.loads((corpus / "tokens" / "manifest.json").read_text())
+    assert set(manifest["totals"]["train"]["sources"]) == {"guidelines", "pubmed", "pmc", "replay"}
+    shares = manifest["mix"]["achieved_token_shares"]["train"]
+    assert 0.0 < shares["replay"] < 0.15, "replay is a small token share, near the sample's 5%"
+
+
+def rejects(output: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted((output / "rejects").glob("*.jsonl")) for line in path.open()]
+
+
+def test_planted_duplicates_are_removed_and_the_rule_survivor_kept(corpus):
+    dropped = {(r.get("id"), r["reason"]): r for r in rejects(corpus)}
+    reasons = [reason for _, reason in dropped]
+    assert reasons.count("exact_duplicate") >= 3, "pubmed pair, replay pair, replay copy of a pubmed abstract"
+    assert reasons.count("near_duplicate") >= 3, "pubmed pair, WHO page update, replay copy of a WHO page"
+    cross_source = [r for (_, reason), r in dropped.items() if reason == "exact_duplicate" and r["source"] == "replay"]
+    assert any(r["detail"] == "kept pubmed:39000021" for r in cross_source)
+
+
+def test_non_english_retracted_and_junk_documents_are_dropped_with_their_reason(corpus):
+    records = rejects(corpus)
+    language = {r["source"] for r in records if r["reason"] == "language"}
+    assert {"pubmed", "guidelines"} <= language
+    assert any(r["reason"] == "retracted" and r["source"] == "pubmed" for r in records)
+    assert any(r["reason"] == "retracted" and r["source"] == "pmc" for r in records)
+    assert any(r["reason"] == "too_few_words" and r["source"] == "guidelines" for r in records)
+    stats = json.loads((corpus / "stats.json").read_text())
+    assert stats["curate"]["sources"]["pubmed"]["dropped"]["language"] >= 1
+    assert stats["curate"]["parse_errors"] == []
+
+
+def test_curated_corpus_loads_with_hf_datasets(corpus):
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset(str(corpus / "curated"), split="train")
+    stats = json.loads((corpus / "stats.json").read_text())
+    assert len(loaded) == sum(entry["kept"] for entry in stats["curate"]["sources"].values())
+    assert set(loaded.column_names) >= {"id", "source", "text", "license", "meta"}
+
+
+def test_cards_are_written_and_byte_stable(corpus, tmp_path):
+    first = corpus / "cards"
+    again = tmp_path / "again"
+    assert main(["card", "--output", str(corpus), "--cards", str(again)]) == 0
+    for card in first.glob("*.md"):
+        assert card.read_bytes() == (again / card.name).read_bytes()
+    corpus_card = (first / "corpus.md").read_text()
+    assert "exact_duplicate" in corpus_card and "near_duplicate" in corpus_card
+    assert {path.name for path in first.glob("*.md")} == {"corpus.md", "guidelines.md", "pubmed.md", "pmc.md", "replay.md"}
+
+
+def test_a_second_run_downloads_nothing_and_gives_byte_identical_shards(corpus, tmp_path):
+    output = tmp_path / "again"
+    shutil.copytree(corpus / "raw", output / "raw")
+    recipe, sha256 = sample_recipe(output)
+    summaries = run_fetch(recipe)
+    assert sum(summary.downloaded for summary in summaries.values()) == 0
+    assert all(summary.skipped > 0 for summary in summaries.values())
+    run_curate(recipe, sha256, MULTI_PROCESS)
+    run_build(recipe, sha256, MULTI_PROCESS)
+    first = json.loads((corpus / "tokens" / "manifest.json").read_text())
+    second = json.loads((output / "tokens" / "manifest.json").read_text())
+    first.pop("created"), second.pop("created")
+    first["recipe"].pop("output"), second["recipe"].pop("output")
+    first["recipe"].pop("cards"), second["recipe"].pop("cards")
+    assert first == second
+    for shard in first["shards"]:
+        for suffix in (".bin", ".idx"):
+            name = shard["path"] + suffix
+            assert (corpus / "tokens" / name).read_bytes() == (output / "tokens" / name).read_bytes()
+
+
+def test_damaged_raw_files_are_counted_rejects_and_the_run_goes_on(tmp_path):
+    site = materialize(tmp_path / "site")
+    baseline = next((site / "ftp.ncbi.nlm.nih.gov").rglob("pubmed26n0002.xml.gz"))
+    truncated = baseline.read_bytes()[: baseline.stat().st_size // 2]
+    baseline.write_bytes(truncated)
+    md5 = hashlib.md5(truncated).hexdigest()
+    baseline.with_name(baseline.name + ".md5").write_text(f"MD5({baseline.name})= {md5}\n")
+    pdf = next((site / "www.who.int").rglob("*.pdf"))
+    pdf.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
+    output = tmp_path / "out"
+    recipe, sha256 = sample_recipe(output)
+    run_fetch(recipe, mirror_site=site)
+    stats = run_curate(recipe, sha256)
+    unreadable = {Path(error["file"]).name: error for error in stats["parse_errors"]}
+    assert set(unreadable) == {baseline.name, pdf.name}
+    assert all(error["detail"] for error in unreadable.values())
+    assert stats["sources"]["pubmed"]["dropped"]["parse_error"] == 1
+    assert stats["sources"]["guidelines"]["dropped"]["parse_error"] == 1
+    assert stats["sources"]["pubmed"]["kept"] > 0, "file 1 and the articles before the break in file 2 survive"
+    with gzip.open(baseline) as stream, pytest.raises(EOFError):
+        stream.read()

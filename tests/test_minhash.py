@@ -1,0 +1,164 @@
+import random
+import time
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from gap_replay.dedup.minhash import band_keys, connected_components, jaccard_estimate, shingles, signature
+from gap_replay.recipe import MinHashConfig
+
+CONFIG = MinHashConfig(num_perm=128, bands=16, rows=8, ngram=5, seed=1)
+
+HEART_FAILURE = (
+    "Heart failure with reduced ejection fraction is diagnosed when a patient has typical symptoms such as "
+    "breathlessness, fatigue and ankle swelling together with a left ventricular ejection fraction of 40 percent "
+    "or less on echocardiography. Every patient should be offered four classes of medicine that each lower "
+    "mortality: an angiotensin receptor neprilysin inhibitor or an angiotensin converting enzyme inhibitor, a beta "
+    "blocker licensed for heart failure, a mineralocorticoid receptor antagonist and a sodium glucose "
+    "cotransporter 2 inhibitor. Start each medicine at a low dose and increase it every two to four weeks towards "
+    "the target dose used in trials, checking blood pressure, heart rate, kidney function and potassium before "
+    "each step. Loop diuretics relieve congestion but do not change survival, so use the lowest dose that keeps "
+    "the patient free of oedema. Weigh daily at home and seek advice if weight rises by more than two kilograms "
+    "in three days. Offer a personalised exercise based rehabilitation programme, vaccination against influenza "
+    "and pneumococcus, and review by a specialist nurse within two weeks of discharge from hospital. Consider an "
+    "implantable cardioverter defibrillator or cardiac resynchronisation therapy when the ejection fraction stays "
+    "at 35 percent or less after three months of optimal treatment, and discuss the goals of care openly with "
+    "the patient and family as the disease progresses over time."
+)
+NEAR_DUPLICATE = (
+    HEART_FAILURE.replace("ankle swelling", "leg swelling")
+    .replace("every two to four weeks", "every three to four weeks")
+    .replace("specialist nurse", "heart failure nurse")
+)
+UNRELATED = (
+    "Childhood asthma is suspected in a child with recurrent wheeze, cough and chest tightness that vary over "
+    "time and respond to inhaled bronchodilators. Objective tests such as spirometry with bronchodilator "
+    "reversibility or fractional exhaled nitric oxide support the diagnosis in children aged five years and over. "
+    "Offer a short acting beta agonist as reliever therapy and add a low dose inhaled corticosteroid when "
+    "symptoms occur three times a week or more, or when the child wakes at night because of asthma. Check "
+    "inhaler technique at every visit, because most poor control reflects incorrect use rather than a need for "
+    "more medicine. Provide a written personalised action plan that tells parents how to recognise worsening "
+    "symptoms and when to seek urgent care. Avoid exposure to tobacco smoke at home and in the car. Review the "
+    "child within two days after any emergency department visit and step treatment down once control has been "
+    "good for at least three months."
+)
+
+
+def shared_bands(a: str, b: str) -> int:
+    keys_a = set(band_keys(signature(a, CONFIG), CONFIG.bands, CONFIG.rows))
+    keys_b = set(band_keys(signature(b, CONFIG), CONFIG.bands, CONFIG.rows))
+    return len(keys_a & keys_b)
+
+
+def test_shingles_are_word_ngrams_of_the_normalised_text():
+    assert shingles("Give 5 mg, twice DAILY.", 3) == [b"give 5 mg", b"5 mg twice", b"mg twice daily"]
+
+
+def test_dose_digits_make_different_shingles():
+    assert set(shingles("Give 5 mg twice daily", 2)).isdisjoint(shingles("Give 50 mg twice daily", 2)[:2])
+    assert set(shingles("Give 5 mg twice daily", 5)) != set(shingles("Give 50 mg twice daily", 5))
+
+
+def test_a_text_shorter_than_n_words_is_one_shingle():
+    assert shingles("Take with food", 5) == [b"take with food"]
+    assert shingles("  ", 5) == []
+
+
+def test_signature_is_uint64_num_perm_long_and_deterministic():
+    sig = signature(HEART_FAILURE, CONFIG)
+    assert sig.dtype == np.uint64 and sig.shape == (CONFIG.num_perm,)
+    assert np.array_equal(sig, signature(HEART_FAILURE, CONFIG))
+
+
+def test_signature_matches_a_plain_datasketch_minhash():
+    plain = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64")
+    for shingle in shingles(HEART_FAILURE, CONFIG.ngram):
+        plain.update(shingle)
+    assert np.array_equal(signature(HEART_FAILURE, CONFIG), plain.hashvalues)
+
+
+def test_the_seed_changes_the_signature():
+    other = CONFIG.model_copy(update={"seed": 2})
+    assert not np.array_equal(signature(HEART_FAILURE, CONFIG), signature(HEART_FAILURE, other))
+
+
+def test_long_texts_hashed_in_batches_equal_one_pass():
+    words = " ".join(f"word{index % 997} dose{index % 13}" for index in range(12_000))
+    plain = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64")
+    plain.update_batch(shingles(words, CONFIG.ngram))
+    assert np.array_equal(signature(words, CONFIG), plain.hashvalues)
+
+
+def test_near_duplicates_share_a_band_and_unrelated_texts_do_not():
+    assert len(HEART_FAILURE.split()) >= 200
+    assert shared_bands(HEART_FAILURE, NEAR_DUPLICATE) >= 1
+    assert shared_bands(HEART_FAILURE, UNRELATED) == 0
+
+
+def test_jaccard_estimate_tells_near_duplicates_from_unrelated_texts():
+    original = signature(HEART_FAILURE, CONFIG)
+    assert jaccard_estimate(original, original) == 1.0
+    assert jaccard_estimate(original, signature(NEAR_DUPLICATE, CONFIG)) > 0.7
+    assert jaccard_estimate(original, signature(UNRELATED, CONFIG)) < 0.1
+
+
+def test_jaccard_estimate_rejects_signatures_of_different_length():
+    with pytest.raises(ValueError, match="equal length"):
+        jaccard_estimate(np.zeros(128, dtype=np.uint64), np.zeros(64, dtype=np.uint64))
+
+
+def test_band_keys_index_every_band_and_are_equal_for_equal_signatures():
+    keys = band_keys(signature(HEART_FAILURE, CONFIG), 16, 8)
+    assert [band for band, _ in keys] == list(range(16))
+    assert all(isinstance(digest, bytes) for _, digest in keys)
+    assert keys == band_keys(signature(HEART_FAILURE.upper(), CONFIG), 16, 8)
+
+
+def test_same_rows_in_different_bands_give_different_keys():
+    keys = band_keys(np.zeros(16, dtype=np.uint64), bands=2, rows=8)
+    assert keys[0][1] == keys[1][1] and keys[0][0] != keys[1][0]
+
+
+def test_band_keys_need_bands_times_rows_values():
+    with pytest.raises(ValueError, match="16 bands x 4 rows need 64"):
+        band_keys(np.zeros(128, dtype=np.uint64), 16, 4)
+
+
+def test_connected_components_of_a_chain_and_a_pair():
+    components = connected_components([("a", "b"), ("b", "c"), ("d", "e")])
+    assert components == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "d"}
+
+
+def test_component_representative_is_the_smallest_id_whatever_the_edge_order():
+    edges = [("pubmed:9", "pmc:PMC7"), ("pmc:PMC7", "guidelines/who:x"), ("replay/wiki:1", "pubmed:9"), ("z", "y")]
+    expected = {node: "guidelines/who:x" for edge in edges[:3] for node in edge} | {"y": "y", "z": "y"}
+    for seed in range(5):
+        shuffled = [tuple(random.Random(seed).sample(edge, 2)) for edge in edges]
+        random.Random(seed).shuffle(shuffled)
+        assert connected_components(shuffled) == expected
+
+
+def test_self_edges_make_single_node_components():
+    assert connected_components([("a", "a")]) == {"a": "a"}
+
+
+def test_signature_throughput_is_printed(capsys):
+    rng = random.Random(0)
+    vocabulary = HEART_FAILURE.split() + UNRELATED.split()
+    texts = [" ".join(rng.choices(vocabulary, k=170)) for _ in range(300)]
+    start = time.perf_counter()
+    for text in texts:
+        signature(text, CONFIG)
+    cached = len(texts) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for text in texts:
+        minhash = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64")
+        for shingle in shingles(text, CONFIG.ngram):
+            minhash.update(shingle)
+    naive = len(texts) / (time.perf_counter() - start)
+    with capsys.disabled():
+        print(
+            f"\nMinHash signatures of ~1 KB texts: {cached:,.0f}/s (cached permutations, update_batch), "
+            f"{naive:,.0f}/s (fresh MinHash, update per shingle)"
+        )

@@ -1,0 +1,484 @@
+"""PubMed source: streaming parse of NLM XML (own fixtures and real samples), the offline mirror, and fetch."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import zlib
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from gap_replay.documents import Document
+from gap_replay.http import PoliteClient
+from gap_replay.recipe import PubMedConfig
+from gap_replay.sources import pubmed
+from gap_replay.sources.base import ParseError
+from gap_replay.sources.mirror import DATA
+from gap_replay.sources.mirror import pubmed as pubmed_mirror
+from gap_replay.sources.mirror.server import serve
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pubmed"
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "pubmed"
+needs_samples = pytest.mark.skipif(
+    not SAMPLES.is_dir(), reason="real PubMed sample files (../shared/samples/pubmed) are not present"
+)
+
+HIP_TITLE = "Early mobilisation after hip fracture surgery in older adults: a prospective cohort study"
+HIP_ABSTRACT = (
+    "Hip fracture in older adults carries a high risk of functional decline, delirium and death within a year. We "
+    "followed 412 patients aged 65 years or older who underwent surgical repair at three teaching hospitals and "
+    "compared those who first stood with assistance within 24 hours of surgery with those mobilised later. Early "
+    "mobilisation was associated with a shorter hospital stay (median 9 versus 13 days), fewer cases of "
+    "postoperative pneumonia (4.1% versus 9.8%) and better walking independence at 30 days. Rates of wound "
+    "complications and falls on the ward did not differ between groups. After adjustment for age, cognitive status, "
+    "fracture type and American Society of Anesthesiologists grade, mobilisation within 24 hours remained associated "
+    "with lower 30-day mortality (adjusted odds ratio 0.58, 95% confidence interval 0.36 to 0.94). These findings "
+    "support protocols that prioritise physiotherapy on the first postoperative day, including at weekends."
+)
+
+
+def parse_bytes(data: bytes, name: str) -> list[Document]:
+    return list(pubmed.parse(io.BytesIO(data), name))
+
+
+def parse_file(path: Path) -> list[Document]:
+    with open(path, "rb") as stream:
+        return list(pubmed.parse(stream, str(path)))
+
+
+def parse_until_error(data: bytes, name: str) -> tuple[list[Document], ParseError]:
+    """The documents yielded before the ParseError that must follow them."""
+    documents = []
+    with pytest.raises(ParseError) as raised:
+        for document in pubmed.parse(io.BytesIO(data), name):
+            documents.append(document)
+    return documents, raised.value
+
+
+def many_articles(count: int) -> bytes:
+    """A PubmedArticleSet of `count` small articles with PMIDs 1..count."""
+    article = (
+        "<PubmedArticle><MedlineCitation><PMID Version='1'>{0}</PMID><Article><ArticleTitle>Trial {0}</ArticleTitle>"
+        "<Abstract><AbstractText>Outcome {0} improved in {1} of {2} patients.</AbstractText></Abstract>"
+        "</Article></MedlineCitation></PubmedArticle>\n"
+    )
+    body = "".join(article.format(pmid, pmid * 7 % 101, pmid * 13 % 997 + 101) for pmid in range(1, count + 1))
+    return f"<?xml version='1.0'?>\n<PubmedArticleSet>\n{body}</PubmedArticleSet>\n".encode()
+
+
+def pub_date_of(xml: str) -> str | None:
+    return pubmed.pub_date(etree.fromstring(f"<PubDate>{xml}</PubDate>"))
+
+
+@pytest.fixture(scope="module")
+def articles() -> dict[str, Document]:
+    return {document.meta["pmid"]: document for document in parse_file(FIXTURES / "articles.xml")}
+
+
+# --- own fixtures ---------------------------------------------------------------------------------------------------
+
+
+def test_structured_abstract_keeps_labels_in_order(articles):
+    paragraphs = articles["101"].text.split("\n\n")[1:]
+    assert [paragraph.split(":")[0] for paragraph in paragraphs] == ["BACKGROUND", "METHODS", "RESULTS", "CONCLUSIONS"]
+    assert paragraphs[3] == "CONCLUSIONS: Screening is worthwhile."
+
+
+def test_inline_markup_is_flattened_with_all_text_kept(articles):
+    document = articles["101"]
+    assert document.title == "Staphylococcus aureus carriage and CD4+ counts: a cohort with n=120"
+    assert "BACKGROUND: Nasal carriage of S. aureus is common." in document.text
+    assert "CD4+ counts below 200 cells/mm3." in document.text
+    assert "(HbA1c unrelated)" in document.text
+
+
+def test_text_is_title_then_abstract_paragraphs(articles):
+    document = articles["104"]
+    assert document.text == (
+        "Statin loading before angioplasty.\n\nHigh-dose atorvastatin before angioplasty reduced troponin release."
+    )
+
+
+def test_articles_without_abstract_yield_nothing_and_delete_citations_are_ignored(articles):
+    assert list(articles) == ["101", "103", "104", "105"]
+
+
+def test_record_fields_follow_the_document_contract(articles):
+    document = articles["101"]
+    assert (document.id, document.source, document.subsource) == ("pubmed:101", "pubmed", "pubmed")
+    assert document.url == "https://pubmed.ncbi.nlm.nih.gov/101/"
+    assert document.license == "NLM-PubMed-terms"
+    assert (document.date, document.lang) == ("2024-03-07", "en")
+    assert document.meta == {
+        "pmid": "101",
+        "version": 2,
+        "journal": "Journal of Clinical Microbiology",
+        "publication_types": ["Journal Article"],
+        "mesh": ["Staphylococcal Infections", "HIV Infections"],
+        "keywords": ["nasal carriage", "screening"],
+        "doi": "10.1000/jcm.2024.101",
+        "pmcid": "PMC9000101",
+        "languages": ["eng"],
+        "retracted": False,
+        "file": "articles.xml",
+    }
+
+
+def test_non_english_article_keeps_its_own_abstract_not_the_other_abstract(articles):
+    document = articles["103"]
+    assert document.title == "[Management of community-acquired pneumonia in general practice]."
+    assert "La pneumonie communautaire" in document.text
+    assert "Community-acquired pneumonia remains" not in document.text
+    assert (document.lang, document.meta["languages"]) == ("fr", ["fre", "eng"])
+    assert document.meta["doi"] == "10.1000/revmed.103"
+    assert document.date == "2023-12"
+
+
+def test_retraction_notices_and_retracted_publications_are_flagged(articles):
+    assert {pmid: document.meta["retracted"] for pmid, document in articles.items()} == {
+        "101": False,
+        "103": False,
+        "104": True,
+        "105": True,
+    }
+
+
+def test_legacy_medline_citation_set_is_parsed():
+    [document] = parse_file(FIXTURES / "legacy.xml")
+    assert document.id == "pubmed:201"
+    assert document.text == (
+        "Vitamin D status in elderly hospital inpatients.\n\n"
+        "Deficiency was found in 64% of 310 inpatients older than 75 years."
+    )
+    assert (document.date, document.lang) == ("2015-10", "it")
+    assert (document.meta["doi"], document.meta["pmcid"]) == ("10.1000/ami.201", "PMC4600201")
+
+
+def test_each_record_takes_its_journal_pub_date(articles):
+    dates = {pmid: document.date for pmid, document in articles.items()}
+    assert dates == {"101": "2024-03-07", "103": "2023-12", "104": "2022", "105": "2023-09"}
+
+
+@pytest.mark.parametrize(
+    ("pub_date", "expected"),
+    [
+        ("<Year>2024</Year><Month>03</Month><Day>07</Day>", "2024-03-07"),
+        ("<Year>2024</Year><Month>3</Month><Day>7</Day>", "2024-03-07"),
+        ("<Year>2024</Year><Month>Feb</Month>", "2024-02"),
+        ("<Year>2024</Year><Month>September</Month><Day>30</Day>", "2024-09-30"),
+        ("<Year>2023</Year><Month>Feb</Month><Day>30</Day>", "2023-02"),
+        ("<Year>2022</Year><Season>Winter</Season>", "2022"),
+        ("<Year>2021</Year>", "2021"),
+        ("<MedlineDate>1998 Dec-1999 Jan</MedlineDate>", "1998-12"),
+        ("<MedlineDate>2015 Oct-Dec</MedlineDate>", "2015-10"),
+        ("<MedlineDate>2000 Spring</MedlineDate>", "2000"),
+        ("<MedlineDate>1998-1999</MedlineDate>", "1998"),
+        ("<MedlineDate>Winter 2010</MedlineDate>", "2010"),
+        ("", None),
+    ],
+)
+def test_pub_date_variants_become_iso_dates(pub_date, expected):
+    assert pub_date_of(pub_date) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("eng", "en"), ("fre", "fr"), ("ger", "de"), ("spa", "es"), ("chi", "zh"), ("jpn", "ja"), ("dut", "nl")],
+)
+def test_nlm_language_codes_map_to_iso_639_1(code, expected):
+    assert pubmed.language_code(code) == expected
+
+
+@pytest.mark.parametrize("code", ["ENG", "und", "xyz"])
+def test_language_code_case_is_ignored_and_unknown_codes_are_kept(code):
+    assert pubmed.language_code(code) == ("en" if code == "ENG" else code)
+
+
+def test_gzip_is_detected_by_content_not_by_name():
+    plain = (FIXTURES / "legacy.xml").read_bytes()
+    assert [d.id for d in parse_bytes(gzip.compress(plain), "legacy.xml")] == ["pubmed:201"]
+    assert [d.id for d in parse_bytes(plain, "legacy.xml.gz")] == ["pubmed:201"]
+
+
+def test_parse_streams_instead_of_reading_the_whole_file():
+    stream = io.BytesIO(many_articles(3000))
+    first = next(pubmed.parse(stream, "big.xml"))
+    assert first.id == "pubmed:1"
+    assert stream.tell() < len(stream.getvalue()) // 2
+
+
+def test_records_before_the_current_one_are_freed_so_memory_stays_flat():
+    for record in pubmed.records(io.BytesIO(many_articles(2000)), "big.xml"):
+        earlier = list(record.itersiblings(preceding=True))
+        assert len(earlier) <= 1 and all(len(element) == 0 for element in earlier)
+
+
+def test_truncated_gzip_yields_every_complete_record_then_raises():
+    packed = gzip.compress(many_articles(400), mtime=0)
+    cut = packed[: len(packed) // 2]
+    complete = zlib.decompressobj(wbits=31).decompress(cut).count(b"</PubmedArticle>")
+    documents, error = parse_until_error(cut, "raw/pubmed/baseline/pubmed26n0007.xml.gz")
+    assert complete > 0
+    assert [d.id for d in documents] == [f"pubmed:{pmid}" for pmid in range(1, complete + 1)]
+    assert str(error).startswith("raw/pubmed/baseline/pubmed26n0007.xml.gz: ")
+    assert "gzip" in str(error)
+
+
+def test_malformed_xml_yields_the_records_before_the_break_then_raises():
+    documents, error = parse_until_error((FIXTURES / "malformed.xml").read_bytes(), "malformed.xml")
+    assert [d.id for d in documents] == ["pubmed:301", "pubmed:302"]
+    assert str(error).startswith("malformed.xml: malformed XML")
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["gzipped", "plain"])
+def test_html_error_page_saved_as_xml_gz_is_a_parse_error(packed):
+    page = (FIXTURES / "error_page.html").read_bytes()
+    documents, error = parse_until_error(gzip.compress(page) if packed else page, "pubmed26n0003.xml.gz")
+    assert documents == []
+    assert str(error).startswith("pubmed26n0003.xml.gz: ")
+
+
+def test_well_formed_xml_that_is_not_pubmed_is_a_parse_error():
+    documents, error = parse_until_error(b"<html><body><p>Not found</p></body></html>", "pubmed26n0004.xml")
+    assert documents == []
+    assert "pubmed26n0004.xml: not PubMed XML" in str(error)
+
+
+def test_empty_file_is_a_parse_error():
+    _, error = parse_until_error(b"", "pubmed26n0005.xml.gz")
+    assert str(error).startswith("pubmed26n0005.xml.gz: ")
+
+
+# --- real samples ----------------------------------------------------------------------------------------------------
+
+
+def sample_tree(path: Path) -> etree._Element:
+    with open(path, "rb") as raw:
+        data = raw.read()
+    return etree.fromstring(gzip.decompress(data) if path.suffix == ".gz" else data)
+
+
+def sample_citations(root: etree._Element) -> list[etree._Element]:
+    """Every article's MedlineCitation, in both layouts, found without the parser under test."""
+    return root.findall("PubmedArticle/MedlineCitation") + root.findall("MedlineCitation")
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def samples() -> dict[str, tuple[list[Document], etree._Element]]:
+    """Each sample file's documents and its parsed tree, keyed by file name."""
+    paths = sorted(SAMPLES.glob("*.xml*"))
+    return {path.name: (parse_file(path), sample_tree(path)) for path in paths}
+
+
+@needs_samples
+def test_every_sample_file_gives_one_document_per_article_with_abstract_text(samples):
+    assert len(samples) == 4
+    for name, (documents, root) in samples.items():
+        expected = [
+            citation.findtext("PMID")
+            for citation in sample_citations(root)
+            if any("".join(part.itertext()).strip() for part in citation.iterfind("Article/Abstract/AbstractText"))
+        ]
+        assert [d.meta["pmid"] for d in documents] == expected, name
+        assert {d.meta["file"] for d in documents} == {name}
+
+
+@needs_samples
+def test_sample_titles_and_abstract_texts_are_all_in_the_document_text(samples):
+    for name, (documents, root) in samples.items():
+        by_pmid = {d.meta["pmid"]: d for d in documents}
+        for citation in sample_citations(root):
+            document = by_pmid.get(citation.findtext("PMID"))
+            if document is None:
+                continue
+            text = normalised(document.text)
+            assert normalised("".join(citation.find("Article/ArticleTitle").itertext())) in text, name
+            for part in citation.iterfind("Article/Abstract/AbstractText"):
+                assert normalised("".join(part.itertext())) in text, (name, document.id)
+
+
+@needs_samples
+def test_sample_structured_abstract_has_its_labels_in_order(samples):
+    documents, root = samples["pubmed21n1298_slice1023.xml.gz"]
+    [document] = [d for d in documents if d.meta["pmid"] == "28624045"]
+    [citation] = [c for c in sample_citations(root) if c.findtext("PMID") == "28624045"]
+    labels = [part.get("Label") for part in citation.iterfind("Article/Abstract/AbstractText")]
+    assert len(labels) > 1
+    paragraphs = document.text.split("\n\n")[1:]
+    assert all(paragraph.startswith(f"{label}: ") for paragraph, label in zip(paragraphs, labels, strict=True))
+
+
+@needs_samples
+def test_sample_article_without_abstract_yields_nothing(samples):
+    documents, _ = samples["pubmed21n1298_slice1023.xml.gz"]
+    assert "25205585" not in {d.meta["pmid"] for d in documents}
+
+
+@needs_samples
+def test_sample_retractions_are_flagged(samples):
+    documents, root = samples["pubmed21n1298_slice1023.xml.gz"]
+    retracted_publications = {"27602157", "31031480", "32743968", "33104149"}
+    notices = {"34082697", "34086808", "34086810", "34086832"}
+    assert {d.meta["pmid"] for d in documents if d.meta["retracted"]} == retracted_publications
+    assert notices.isdisjoint(d.meta["pmid"] for d in documents)  # the notices have no abstract
+    citations = {c.findtext("PMID"): c for c in sample_citations(root)}
+    assert all(pubmed.is_retracted(citations[pmid]) for pmid in notices | retracted_publications)
+    assert sum(pubmed.is_retracted(citation) for citation in citations.values()) == 8
+
+
+@needs_samples
+def test_legacy_sample_reads_all_604_records(samples):
+    documents, root = samples["medline16n0902.xml.gz"]
+    assert root.tag == "MedlineCitationSet"
+    assert len(sample_citations(root)) == 604
+    assert len(documents) == 526
+    assert {d.lang for d in documents} == {"en", "it"}
+
+
+@needs_samples
+def test_sample_languages_and_other_abstracts(samples):
+    documents, _ = samples["pubmed21n1298_slice1023.xml.gz"]
+    by_pmid = {d.meta["pmid"]: d for d in documents}
+    assert by_pmid["34096016"].lang == "zh"
+    assert by_pmid["30600808"].lang == "es"
+    assert by_pmid["32436023"].lang == "de"
+    assert sum(d.meta["pmcid"] is not None for d in documents) > 0
+    assert all(d.date and d.date[:4].isdigit() for d in documents)
+
+
+# --- mirror and fetch ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    pubmed_mirror.build(DATA, tmp_path / "site")
+    return tmp_path / "site"
+
+
+FILES = ("pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz")
+
+
+def baseline(site: Path) -> Path:
+    return site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "baseline"
+
+
+def test_mirror_writes_both_files_with_matching_md5(site):
+    folder = baseline(site)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(FILES + tuple(f"{name}.md5" for name in FILES))
+    for name in FILES:
+        packed = (folder / name).read_bytes()
+        assert (folder / f"{name}.md5").read_text() == f"MD5({name})= {hashlib.md5(packed).hexdigest()}\n"
+        assert pubmed.md5_of((folder / f"{name}.md5").read_text(), name) == hashlib.md5(packed).hexdigest()
+        assert gzip.decompress(packed) == (DATA / "pubmed" / name.removesuffix(".gz")).read_bytes()
+    assert not (site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "updatefiles").exists()
+
+
+def test_mirror_build_is_byte_reproducible(site, tmp_path):
+    again = tmp_path / "again"
+    pubmed_mirror.build(DATA, again)
+    for path in baseline(site).iterdir():
+        assert (baseline(again) / path.name).read_bytes() == path.read_bytes()
+
+
+def test_mirror_holds_the_planted_cases(site):
+    documents = []
+    for path in sorted(baseline(site).glob("*.xml.gz")):
+        documents += parse_file(path)
+    by_pmid = {d.meta["pmid"]: d for d in documents}
+    assert 10 <= sum(d.meta["file"] == "pubmed26n0001.xml.gz" for d in documents) <= 14
+    assert by_pmid["39000021"].text == f"{HIP_TITLE}\n\n{HIP_ABSTRACT}"
+    assert by_pmid["39000021"].meta["file"] == "pubmed26n0002.xml.gz"
+    assert "39000007" not in by_pmid
+    assert by_pmid["39000008"].lang == "fr"
+    assert [d.meta["pmid"] for d in documents if d.meta["retracted"]] == ["39000018"]
+    assert by_pmid["39000016"].text == by_pmid["39000010"].text
+    near, original = by_pmid["39000020"].text.split(), by_pmid["39000012"].text.split()
+    assert len(near) == len(original)
+    assert 2 <= sum(a != b for a, b in zip(near, original, strict=True)) <= 3
+    assert sum(any(p.startswith("METHODS: ") for p in d.text.split("\n\n")) for d in documents) >= 4
+
+
+def test_listing_parser_picks_data_files_sorted():
+    listing = (
+        '<a href="pubmed26n0002.xml.gz">pubmed26n0002.xml.gz</a>\n'
+        '<a href="pubmed26n0002.xml.gz.md5">pubmed26n0002.xml.gz.md5</a>\n'
+        '<a href="pubmed26n0001.xml.gz">pubmed26n0001.xml.gz</a>\n'
+        '<a href="README.txt">README.txt</a> <a href="stats.html">stats.html</a> <a href="../">Parent</a>\n'
+    )
+    assert pubmed.listed_files(listing) == ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]
+
+
+def test_md5_file_for_another_name_is_rejected():
+    with pytest.raises(ValueError, match=r"pubmed26n0001\.xml\.gz"):
+        pubmed.md5_of("MD5(pubmed26n0009.xml.gz)= 0123456789abcdef0123456789abcdef\n", "pubmed26n0001.xml.gz")
+
+
+def fetch_from(site: Path, raw_dir: Path, config: PubMedConfig | None = None):
+    with serve(site) as base, PoliteClient(user_agent="test", delay=0, mirror=base) as client:
+        return pubmed.fetch(config or PubMedConfig(), raw_dir, client)
+
+
+def test_fetch_downloads_the_baseline_then_skips_it(site, tmp_path):
+    raw_dir = tmp_path / "raw" / "pubmed"
+    summary = fetch_from(site, raw_dir)
+    assert (summary.downloaded, summary.skipped, summary.failed) == (2, 0, 0)
+    for name in FILES:
+        assert (raw_dir / "baseline" / name).read_bytes() == (baseline(site) / name).read_bytes()
+    assert summary.bytes == sum((baseline(site) / name).stat().st_size for name in FILES)
+    records = [json.loads(line) for line in (raw_dir / "fetch_log.jsonl").read_text().splitlines()]
+    assert [(r["path"], r["ok"]) for r in records] == [
+        ("baseline/pubmed26n0001.xml.gz", True),
+        ("baseline/pubmed26n0002.xml.gz", True),
+    ]
+    again = fetch_from(site, raw_dir)
+    assert (again.downloaded, again.skipped, again.failed) == (0, 2, 0)
+
+
+def test_fetch_counts_a_file_with_a_wrong_md5_and_goes_on(site, tmp_path):
+    md5_file = baseline(site) / "pubmed26n0001.xml.gz.md5"
+    md5_file.write_text("MD5(pubmed26n0001.xml.gz)= 00000000000000000000000000000000\n")
+    raw_dir = tmp_path / "raw"
+    summary = fetch_from(site, raw_dir)
+    assert (summary.downloaded, summary.failed) == (1, 1)
+    [error] = summary.errors
+    assert "pubmed26n0001.xml.gz" in error and "md5 mismatch" in error
+    assert not (raw_dir / "baseline" / "pubmed26n0001.xml.gz").exists()
+    assert (raw_dir / "baseline" / "pubmed26n0002.xml.gz").exists()
+
+
+def test_fetch_counts_a_missing_md5_file_naming_it(site, tmp_path):
+    (baseline(site) / "pubmed26n0002.xml.gz.md5").unlink()
+    summary = fetch_from(site, tmp_path / "raw")
+    assert (summary.downloaded, summary.failed) == (1, 1)
+    [error] = summary.errors
+    assert error.startswith("https://ftp.ncbi.nlm.nih.gov/pubmed/baseline/pubmed26n0002.xml.gz.md5: HTTP 404")
+
+
+def test_fetch_takes_the_first_files_of_each_listing_up_to_the_limit(site, tmp_path):
+    updates = site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "updatefiles"
+    updates.mkdir()
+    for suffix in (".xml.gz", ".xml.gz.md5"):
+        shutil.copy(baseline(site) / f"pubmed26n0002{suffix}", updates / f"pubmed26n0002{suffix}")
+    raw_dir = tmp_path / "raw"
+    summary = fetch_from(site, raw_dir, PubMedConfig(limit=1))
+    assert (summary.downloaded, summary.failed) == (2, 0)
+    assert sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*.xml.gz")) == [
+        "baseline/pubmed26n0001.xml.gz",
+        "updatefiles/pubmed26n0002.xml.gz",
+    ]
+
+
+def test_fetch_reports_a_missing_baseline_listing(site, tmp_path):
+    shutil.rmtree(baseline(site))
+    summary = fetch_from(site, tmp_path / "raw", PubMedConfig(update_url=None))
+    assert (summary.downloaded, summary.failed) == (0, 1)
+    assert "https://ftp.ncbi.nlm.nih.gov/pubmed/baseline/" in summary.errors[0]

@@ -1,0 +1,101 @@
+import pickle
+
+import pytest
+
+from gap_replay.dedup.survivor import choose_survivor, licence_rank, survivor_key
+from gap_replay.documents import Document
+
+PRIORITY = ["pmc", "guidelines", "pubmed", "replay"]
+
+
+def doc(doc_id: str, **fields) -> Document:
+    source = fields.pop("source", "pubmed")
+    defaults = {"text": "Same text.", "license": "CC-BY-4.0", "date": "2020-01-01", "meta": {}}
+    return Document(id=doc_id, source=source, subsource=source, **(defaults | fields))
+
+
+def survivor(*docs: Document, priority=PRIORITY) -> str:
+    return choose_survivor({d.id: survivor_key(d, priority) for d in docs})
+
+
+def test_full_text_beats_the_abstract():
+    assert survivor(doc("pubmed:1", source="pubmed"), doc("pmc:PMC1", source="pmc")) == "pmc:PMC1"
+
+
+def test_source_priority_is_configurable_and_unknown_sources_come_last():
+    guideline, abstract = doc("guidelines/who:x", source="guidelines"), doc("pubmed:1", source="pubmed")
+    assert survivor(guideline, abstract) == "guidelines/who:x"
+    assert survivor(guideline, abstract, priority=["pubmed", "guidelines"]) == "pubmed:1"
+    assert survivor(doc("a:1", source="elsewhere"), doc("z:1", source="replay")) == "z:1"
+
+
+def test_source_outranks_version_date_licence_and_length():
+    newer_abstract = doc("pubmed:1", meta={"version": 3}, date="2024-01-01", license="CC0-1.0", text="x" * 999)
+    assert survivor(newer_abstract, doc("pmc:PMC1", source="pmc", license=None)) == "pmc:PMC1"
+
+
+def test_newest_version_wins():
+    assert survivor(doc("pubmed:a", meta={"version": 1}), doc("pubmed:b", meta={"version": 2})) == "pubmed:b"
+
+
+def test_versions_compare_as_numbers_and_a_stated_version_beats_none():
+    assert survivor(doc("g:a", meta={"version": "v2.10"}), doc("g:b", meta={"version": "2.9"})) == "g:a"
+    assert survivor(doc("g:a", meta={"version": "2"}), doc("g:b", meta={"version": "2.1"})) == "g:b"
+    assert survivor(doc("g:a"), doc("g:b", meta={"version": 1})) == "g:b"
+
+
+def test_version_outranks_date():
+    older_v2 = doc("pubmed:a", meta={"version": 2}, date="2019-01-01")
+    assert survivor(older_v2, doc("pubmed:b", meta={"version": 1}, date="2024-01-01")) == "pubmed:a"
+
+
+def test_later_date_wins_and_missing_dates_come_last():
+    assert survivor(doc("pubmed:a", date="2019-05-01"), doc("pubmed:b", date="2021-02-03")) == "pubmed:b"
+    assert survivor(doc("pubmed:a", date=None), doc("pubmed:b", date="1999")) == "pubmed:b"
+    assert survivor(doc("pubmed:a", date="2021"), doc("pubmed:b", date="2021-06")) == "pubmed:b"
+
+
+@pytest.mark.parametrize(
+    ("licence", "rank"),
+    [
+        ("public-domain-us-gov", 0),
+        ("CC0-1.0", 0),
+        ("https://creativecommons.org/publicdomain/zero/1.0/", 0),
+        ("CC-BY-4.0", 1),
+        ("CC BY 3.0 IGO", 1),
+        ("http://creativecommons.org/licenses/by/4.0/", 1),
+        ("cc-by-sa-4.0", 2),
+        ("CC-BY-NC-3.0", 3),
+        ("CC-BY-NC-SA-3.0-IGO", 4),
+        ("CC-BY-ND-4.0", 5),
+        ("CC-BY-NC-ND-4.0", 6),
+        ("all-rights-reserved", 7),
+        (None, 7),
+    ],
+)
+def test_licence_ranks_from_public_domain_to_unknown(licence, rank):
+    assert licence_rank(licence) == rank
+
+
+def test_more_permissive_licence_wins():
+    assert survivor(doc("pmc:a", license="CC-BY-NC-4.0"), doc("pmc:b", license="CC-BY-4.0")) == "pmc:b"
+    assert survivor(doc("pmc:a", license=None), doc("pmc:b", license="CC-BY-ND-4.0")) == "pmc:b"
+
+
+def test_longer_text_wins():
+    assert survivor(doc("pubmed:a", text="Short."), doc("pubmed:b", text="A longer text.")) == "pubmed:b"
+
+
+def test_smallest_id_breaks_a_full_tie():
+    assert survivor(doc("pubmed:2"), doc("pubmed:10"), doc("pubmed:1")) == "pubmed:1"
+
+
+def test_key_is_plain_values_that_survive_pickling():
+    key = survivor_key(doc("pubmed:1", meta={"version": "2.1"}), PRIORITY)
+    assert all(isinstance(part, int | str) for part in key)
+    assert pickle.loads(pickle.dumps(key)) == key
+
+
+def test_choose_survivor_needs_a_candidate():
+    with pytest.raises(ValueError, match="no candidates"):
+        choose_survivor({})
