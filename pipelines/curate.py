@@ -26,6 +26,8 @@ from gap_replay.sources import parser_key, source_module
 
 log = logging.getLogger(__name__)
 
+FETCH_BOOKKEEPING = {"fetch_log.jsonl"}
+
 
 class CurateError(RuntimeError):
     """Curate cannot start (no raw files) or did not finish."""
@@ -44,6 +46,8 @@ def raw_inputs(recipe: Recipe) -> list[tuple[str, str]]:
         for pattern in source_module(source).RAW_PATTERNS:
             patterns = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]
             for path in (found for each in patterns for found in _match(FileSystems.join(root, each))):
+                if path.rsplit("/", 1)[-1] in FETCH_BOOKKEEPING:
+                    continue
                 relative = path[len(root) :].lstrip("/")
                 inputs.add((parser_key(source, relative), path))
     return sorted(inputs)

@@ -137,7 +137,7 @@ def clean_inline(text: str) -> str:
         slots.append(match.group(1))
         return f"{AUTHOR_YEAR_OPEN}{len(slots) - 1}{AUTHOR_YEAR_CLOSE}"
 
-    text = AUTHOR_YEAR.sub(keep_author_year, text)
+    text = AUTHOR_YEAR.sub(keep_author_year, " ".join(text.split()))
     previous = None
     while previous != text:
         previous, text = text, CITATION_GROUP.sub(_citation_group, text)
@@ -205,8 +205,8 @@ def _mathml(element: etree._Element) -> str:
     parts = [_mathml(child) for child in children]
     if name in ("msup", "msub", "msubsup", "munder", "mover", "munderover") and len(parts) >= 2:
         base = _operand(parts[0])
-        if name == "mover" and element.get("accent") == "true":
-            return base
+        if name == "mover" and (element.get("accent") == "true" or _name(children[1]) == "mo"):
+            return f"{base}{parts[1].strip()}"  # an accent: x¯, v→
         if name in ("msub", "munder"):
             return f"{base}_{_operand(parts[1])}"
         if name in ("msup", "mover"):
@@ -393,7 +393,7 @@ class _Converter:
             meta = etree.Element("article-meta")
         journal_meta = root.find("front/journal-meta")
         title = self.inline_text(meta.find("title-group/article-title")) or None
-        abstracts = [abstract for abstract in meta.iterfind("abstract")]
+        abstracts = list(meta.iterfind("abstract"))
         main = next((abstract for abstract in abstracts if not abstract.get("abstract-type")), None)
         if main is None:
             skipped = ("summary", "teaser")
@@ -401,11 +401,10 @@ class _Converter:
         summary = next((abstract for abstract in abstracts if abstract.get("abstract-type") == "summary"), None)
         abstract_blocks = self.blocks(main, 2) if main is not None else []
         summary_blocks = self.blocks(summary, 2) if summary is not None else []
-        body = root.find("body")
-        floats = root.find("floats-group")
-        body_blocks = (self.blocks(body, 1) if body is not None else []) + (
-            self.blocks(floats, 1) if floats is not None else []
-        )
+        body_blocks = [
+            block for part in (root.find("body"), root.find("floats-group")) if part is not None
+            for block in self.blocks(part, 1)
+        ]  # fmt: skip
         glossary_blocks = [block for glossary in root.iterfind("back/glossary") for block in self.glossary(glossary, 1)]
         parts = [title] if title else []
         if abstract_blocks:
@@ -442,6 +441,7 @@ class _Converter:
         return self.render(_elements(parent), level)
 
     def render(self, elements: Iterable[etree._Element], level: int) -> list[str]:
+        """The blocks of sibling elements, or of one block element met inside a paragraph."""
         out: list[str] = []
         for child in elements:
             name = _name(child)
@@ -606,7 +606,7 @@ class _Converter:
     def markdown_table(self, table: etree._Element) -> str | None:
         """A pipe table: header from `thead` (rows merged per column) or the first row; spans repeat in the header and
         down rows, and are left empty across a body row. None when there are more cells than `max_table_cells`."""
-        rows = [row for row in table.iter("tr")]
+        rows = list(table.iter("tr"))
         if not rows or len(rows) > self.max_table_cells:
             return None
         grid: dict[tuple[int, int], str] = {}

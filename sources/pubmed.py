@@ -53,7 +53,7 @@ LANGUAGES = {
 MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
 )}  # fmt: skip
-MEDLINE_DATE = re.compile(r"(?P<year>\d{4})(?:\s+(?P<month>[A-Za-z]{3,}))?")
+MEDLINE_DATE = re.compile(r"\b(?P<year>\d{4})\b(?:\s+(?P<month>[A-Za-z]{3,}))?")
 
 
 # --- fetch -------------------------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def fetch(config: PubMedConfig, raw_dir: Path, client: PoliteClient) -> FetchSum
     return summary
 
 
-# --- parse: element helpers ----------------------------------------------------------------------------------------
+# --- parse: one record ---------------------------------------------------------------------------------------------
 
 
 def flat_text(element: etree._Element | None) -> str:

@@ -25,7 +25,8 @@ Edge = tuple[str, str]
 
 
 class _KeepSurvivor(beam.DoFn):
-    """(key, documents) -> the survivor; the others are rejected with `reason`, naming the survivor."""
+    """(key, documents) -> the survivor; the others are rejected with `reason` (or as exact duplicates when their
+    text is the survivor's), naming the survivor."""
 
     def __init__(self, source_priority: Sequence[str], reason: str) -> None:
         self._priority = tuple(source_priority)
@@ -35,8 +36,9 @@ class _KeepSurvivor(beam.DoFn):
         docs = sorted(group[1], key=lambda doc: survivor_key(doc, self._priority))
         survivor, duplicates = docs[0], docs[1:]
         for duplicate in duplicates:
-            counters.dropped(duplicate.source, self._reason)
-            yield TaggedOutput(REJECTS, reject_record(self._reason, f"kept {survivor.id}", document=duplicate))
+            reason = "exact_duplicate" if duplicate.text == survivor.text else self._reason
+            counters.dropped(duplicate.source, reason)
+            yield TaggedOutput(REJECTS, reject_record(reason, f"kept {survivor.id}", document=duplicate))
         yield survivor
 
 

@@ -50,7 +50,7 @@ class ParseFiles(beam.DoFn):
                     if limit is not None and parsed >= limit:
                         break
         except Exception as error:  # any parser failure is a reject of this file, never the end of the run
-            detail = f"{type(error).__name__}: {error}" if not str(error).startswith(path) else str(error)
+            detail = str(error).removeprefix(f"{path}: ") if str(error).startswith(path) else repr(error)
             log.warning("parse error in %s: %s", path, detail)
             counters.dropped(source, "parse_error")
             yield TaggedOutput(REJECTS, reject_record("parse_error", detail, source=source, file=path))

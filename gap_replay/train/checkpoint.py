@@ -8,9 +8,12 @@ a file system all nodes share.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +62,9 @@ def save_checkpoint(
     if rank == 0 and temporary.exists():
         shutil.rmtree(temporary)
     _barrier()
-    dcp.save(_state(step, model, optimizer, scheduler, loader), checkpoint_id=temporary)
+    state = _state(step, model, optimizer, scheduler, loader)
+    with _single_process_is_intended():
+        dcp.save(state, checkpoint_id=temporary, no_dist=not dist.is_initialized())
     _barrier()
     if rank == 0:
         if final.exists():
@@ -86,7 +91,8 @@ def load_checkpoint(
     rng = state.pop(rng_key)
     if any(key.startswith(f"{rng_key}.") for key in saved):  # absent when the run had fewer ranks
         state[rng_key] = rng = {key: value for key, value in rng.items() if f"{rng_key}.{key}" in saved}
-    dcp.load(state, checkpoint_id=Path(path))
+    with _single_process_is_intended():
+        dcp.load(state, checkpoint_id=Path(path), no_dist=not dist.is_initialized())
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
     scheduler.load_state_dict(state["train"]["scheduler"])
     loader.load_state_dict(state["train"]["data"])
@@ -116,6 +122,14 @@ def _state(
         "train": {"step": step, "scheduler": scheduler.state_dict(), "data": loader.state_dict()},
         f"rng_rank{rank}": rng,
     }
+
+
+@contextlib.contextmanager
+def _single_process_is_intended() -> Iterator[None]:
+    """Silence DCP's warning that it runs without a process group: one rank runs without one on purpose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is .*single process")
+        yield
 
 
 def _barrier() -> None:

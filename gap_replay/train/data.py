@@ -42,9 +42,9 @@ class Corpus:
 
 def open_split(manifest_path: str | Path, split: str) -> Corpus:
     """Open every shard of `split` listed in a local manifest (paths resolved next to it)."""
-    manifest_path = Path(manifest_path)
     if "://" in str(manifest_path):
         raise DataError(f"{manifest_path}: fetch remote shards first with `gap-replay download URL DEST`")
+    manifest_path = Path(manifest_path)
     try:
         manifest = read_manifest(manifest_path)
     except (OSError, ValueError) as error:

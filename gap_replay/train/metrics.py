@@ -84,7 +84,7 @@ def perplexity(loss: float) -> float:
 
 
 class MetricsLog:
-    """Appends records to metrics.jsonl and drives a progress line; on ranks other than 0 it does nothing."""
+    """Appends records to metrics.jsonl and drives a progress line (on a terminal); other ranks than 0 do nothing."""
 
     def __init__(self, path: Path, enabled: bool, total_steps: int, initial_step: int, progress: bool) -> None:
         self.enabled = enabled
@@ -94,7 +94,7 @@ class MetricsLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
             if progress:
-                self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True)
+                self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True, disable=None)
 
     def write(self, record: dict[str, Any]) -> None:
         if self.file is None:

@@ -24,7 +24,7 @@ from gap_replay.train.config import Config
 from gap_replay.train.data import Blend, Corpus, DataError, GPTSamples, TrainLoader, open_split, validation_batches
 from gap_replay.train.hf import DTYPES, check_state_dict, read_hf_args, read_hf_state_dict, save_hf
 from gap_replay.train.metrics import MetricsLog, flops_per_token, peak_flops, peak_memory_gb, perplexity, throughput
-from gap_replay.train.model import Llama, ModelArgs, document_ids
+from gap_replay.train.model import Llama, document_ids
 from gap_replay.train.optim import build_optimizer, build_scheduler
 from gap_replay.train.parallel import World, autocast, init_world, parallelize
 
@@ -213,7 +213,10 @@ class Trainer:
         loss = float(totals[:, 0].sum() / totals[:, 1].sum())
         record = {"kind": "valid", "step": self.step, "loss": loss, "perplexity": perplexity(loss)}
         if len(losses) > 1:
-            record["manifests"] = {path: {"loss": v, "perplexity": perplexity(v)} for path, v in zip(self.valid, losses)}
+            record["manifests"] = {
+                path: {"loss": value, "perplexity": perplexity(value)}
+                for path, value in zip(self.valid, losses, strict=True)
+            }
         self.log.write(record)
         return loss
 
@@ -232,7 +235,8 @@ class Trainer:
 def _mean_over_ranks(value: torch.Tensor, world: World) -> float:
     if world.world_size > 1:
         value = value.clone()
-        dist.all_reduce(value, op=dist.ReduceOp.AVG)
+        dist.all_reduce(value)  # a sum: gloo has no average
+        value /= world.world_size
     return float(value)
 
 

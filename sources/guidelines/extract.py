@@ -24,6 +24,8 @@ from gap_replay.sources.base import ParseError
 
 # How far into the bytes a charset declaration is looked for (HTML's prescan reads 1024 bytes; pages are sloppier).
 CHARSET_PRESCAN = 4096
+# mupdf's own errors (damaged streams and objects) are not RuntimeErrors.
+PDF_ERRORS = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
 # PDF layout rules.
 MARGIN = 0.08  # top/bottom share of the page where running headers, footers and page numbers live
 RUNNING_MIN_SHARE = 0.5  # a margin line repeating on this share of pages is a running header/footer ...
@@ -31,7 +33,7 @@ RUNNING_MIN_PAGES = 3  # ... as is one repeating on this many pages (chapter-wis
 HEADING_RATIO = 1.15  # a heading's font is at least this much larger than the body font
 HEADING_MAX_WORDS = 20  # larger text running longer than this is a lead paragraph, not a heading
 SENTENCE_END = tuple(".:;!?")
-PAGE_NUMBER = re.compile(r"(?i)(page\s+)?(\d{1,4}|[ivxlc]{1,6})(\s*(/|of)\s*\d{1,4})?")
+PAGE_NUMBER = re.compile(r"(?i)(page\s+)?(\d{1,4}|(?=[ivx])x{0,3}(ix|iv|v?i{0,3}))(\s*(/|of)\s*\d{1,4})?")
 MARKUP_TITLE = re.compile(r"(?i)^(untitled|microsoft word\b.*)$|\.(docx?|pdf|indd|rtf|txt)$")
 
 
@@ -420,10 +422,12 @@ def _items(pages: list[list[_Line]], body: float) -> list[_Item]:
 
 
 def _continues(item: _Item, line: _Line) -> bool:
+    """Whether `line` carries on the paragraph `item` (it ended mid-sentence and the line starts in lower case)."""
     return not item.lines[-1].endswith(SENTENCE_END) and line.text[:1].islower()
 
 
 def _render(items: list[_Item], vocabulary: set[str]) -> str:
+    """Markdown: the largest heading size as `#`, other headings `##`, list items on consecutive lines."""
     sizes = sorted({item.size for item in items if item.kind == "heading"}, reverse=True)
     parts: list[str] = []
     for item in items:
@@ -444,8 +448,6 @@ def _render(items: list[_Item], vocabulary: set[str]) -> str:
 
 def _first_page_title(lines: list[_Line]) -> str | None:
     """The largest-font text of the first page, its consecutive lines of that size joined."""
-    if not lines:
-        return None
     worded = [line for line in lines if any(char.isalpha() for char in line.text)]
     if not worded:
         return None
@@ -466,7 +468,7 @@ def _open_pdf(data: bytes) -> pymupdf.Document:
         raise ParseError("truncated PDF (no %%EOF marker in the last 1024 bytes)")
     try:
         document = pymupdf.open(stream=data, filetype="pdf")
-    except (RuntimeError, ValueError) as error:
+    except PDF_ERRORS as error:
         raise ParseError(f"unreadable PDF: {error}") from None
     if document.needs_pass:
         document.close()
@@ -484,7 +486,7 @@ def pdf_to_markdown(data: bytes) -> ExtractedPdf:
         pages = [(_page_lines(page), page.rect.height) for page in document]
         metadata_title = (document.metadata or {}).get("title") or ""
         page_count = document.page_count
-    except (RuntimeError, ValueError) as error:
+    except PDF_ERRORS as error:
         raise ParseError(f"damaged PDF: {error}") from None
     finally:
         document.close()

@@ -119,12 +119,16 @@ def crawl(
     client: PoliteClient,
 ) -> FetchSummary:
     """Discover an organisation's documents from its sitemaps and download them into `raw_dir`, logging each fetch
-    to `raw_dir/fetch_log.jsonl`; a failed document is counted and the crawl goes on."""
+    to `raw_dir/fetch_log.jsonl`. A failed document is counted and the crawl goes on to the next URL, until `limit`
+    documents are in place."""
     summary = FetchSummary(f"{NAME}/{key}")
-    urls = select(sitemap_urls(client, start_urls, summary), include, exclude, limit)
+    urls = select(sitemap_urls(client, start_urls, summary), include, exclude, None)
     log = FetchLog(raw_dir / "fetch_log.jsonl")
     names = file_names(urls)
-    for url in tqdm(urls, desc=f"{NAME}/{key}", unit="doc", disable=None):
+    progress = tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None)
+    for url in urls:
+        if limit is not None and summary.downloaded + summary.skipped >= limit:
+            break
         try:
             record, downloaded_now = client.download(url, raw_dir / names[url], log)
         except HttpError as error:
@@ -136,6 +140,8 @@ def crawl(
             summary.bytes += record.bytes
         else:
             summary.skipped += 1
+        progress.update()
+    progress.close()
     return summary
 
 

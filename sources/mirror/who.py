@@ -93,7 +93,10 @@ def _urlset(entries: list[tuple[str, str | None]]) -> bytes:
 
 
 def _sitemap_index(urls: list[str]) -> bytes:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+    ]
     lines += [f"  <sitemap><loc>{escape(url)}</loc></sitemap>" for url in urls]
     lines.append("</sitemapindex>")
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -1,0 +1,215 @@
+"""Replay: a general-domain sample from RedPajama-v1 (wikipedia, arxiv, book, stackexchange, ...), mixed in by curate.
+
+Fetch reads RedPajama's `urls.txt` listing and downloads the files of the recipe's subsets into
+`raw/replay/<subset>/`. Parse reads RedPajama records, `{"text": str, "meta": {...}}`, from JSONL, JSONL.gz or
+Parquet, one batch at a time; `meta` may be an object or a JSON string (as in Hugging Face exports, which also add
+`red_pajama_subset`). Bad records are skipped and reported together, with line numbers, after the good ones.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from gap_replay.documents import Document
+from gap_replay.http import FetchLog, HttpError, PoliteClient
+from gap_replay.recipe import ReplayConfig
+from gap_replay.sources.base import FetchSummary, ParseError
+
+NAME = "replay"
+RAW_PATTERNS = ("**/*.jsonl", "**/*.jsonl.gz", "**/*.parquet")
+
+# Licence of each RedPajama subset's sources; other subsets take `meta["license"]` when the record names one.
+LICENSES = {
+    "wikipedia": "CC-BY-SA-3.0",
+    "arxiv": "arxiv-various",
+    "stackexchange": "CC-BY-SA-4.0",
+    "c4": "ODC-BY-1.0",
+}
+SUBSETS = ("arxiv", "book", "c4", "common_crawl", "github", "stackexchange", "wikipedia")  # RedPajama-v1's seven
+COLUMNS = ("text", "meta", "red_pajama_subset")
+BATCH_ROWS = 1024
+REPORTED_ERRORS = 5
+ISO_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+
+
+# --- fetch -------------------------------------------------------------------------------------------------------
+
+
+def listed_files(listing: str, subsets: list[str], limit: int | None) -> list[tuple[str, str, str]]:
+    """(subset, file name, URL) of each listed file of the wanted subsets, in listing order, `limit` per subset."""
+    taken: dict[str, int] = {}
+    files = []
+    for line in listing.splitlines():
+        url = line.strip()
+        if urlsplit(url).scheme not in ("http", "https"):
+            continue
+        path = PurePosixPath(unquote(urlsplit(url).path))
+        subset, name = path.parent.name, path.name
+        if subset not in subsets or (limit is not None and taken.get(subset, 0) >= limit):
+            continue
+        taken[subset] = taken.get(subset, 0) + 1
+        files.append((subset, name, url))
+    return files
+
+
+def fetch(config: ReplayConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
+    """Download the recipe's subsets, `limit` files each, into `raw_dir/<subset>/<file>`."""
+    summary = FetchSummary(NAME)
+    try:
+        files = listed_files(client.get_text(config.url), config.subsets, config.limit)
+    except HttpError as error:
+        summary.failed += 1
+        summary.errors.append(f"{config.url}: listing failed: {error.reason}")
+        return summary
+    log = FetchLog(raw_dir / "fetch_log.jsonl")
+    for subset, name, url in tqdm(files, desc=NAME, unit="file", disable=None):
+        try:
+            record, downloaded_now = client.download(url, raw_dir / subset / name, log)
+        except HttpError as error:
+            summary.failed += 1
+            summary.errors.append(f"{url}: {error.reason}")
+            continue
+        if downloaded_now:
+            summary.downloaded += 1
+            summary.bytes += record.bytes
+        else:
+            summary.skipped += 1
+    return summary
+
+
+# --- parse -------------------------------------------------------------------------------------------------------
+
+
+def folder_subset(name: str) -> str | None:
+    """The subset a file's folder names: `raw/replay/<subset>/file.jsonl`, or any `.../<known subset>/file`."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if NAME in parts[:-1]:
+        index = len(parts) - 1 - parts[::-1].index(NAME)
+        if index + 2 < len(parts):
+            return parts[index + 1]
+    return parts[-2] if len(parts) > 1 and parts[-2] in SUBSETS else None
+
+
+def record_date(meta: dict[str, Any]) -> str | None:
+    """ISO date of `meta["timestamp"]`: ISO strings ("2023-03-20T..."), compact ones ("20230320") or epoch seconds."""
+    value = meta.get("timestamp")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.datetime.fromtimestamp(value, tz=datetime.UTC).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str):
+        match = ISO_DATE.match(value.strip())
+        if match:
+            try:
+                return datetime.date(*map(int, match.groups())).isoformat()
+            except ValueError:
+                return None
+    return None
+
+
+def _text_field(meta: dict[str, Any], key: str) -> str | None:
+    value = meta.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def to_document(row: dict[str, Any], folder: str | None) -> Document | None:
+    """One RedPajama record as a Document (None when its text is empty); ValueError says what is wrong with it."""
+    if not isinstance(row, dict):
+        raise ValueError(f"a record is a JSON object, got {type(row).__name__}")
+    text = row.get("text")
+    if not isinstance(text, str):
+        raise ValueError("no 'text' string")
+    meta = row.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta) if meta.strip() else {}
+        except ValueError as error:
+            raise ValueError(f"'meta' is a string but not JSON ({error})") from None
+    meta = {} if meta is None else meta
+    if not isinstance(meta, dict):
+        raise ValueError(f"'meta' is neither an object nor a JSON object string ({type(meta).__name__})")
+    if not text.strip():
+        return None
+    subset = row.get("red_pajama_subset") or folder or meta.get("source") or "unknown"
+    if not isinstance(subset, str):
+        raise ValueError(f"subset is not a string ({subset!r})")
+    return Document(
+        id=f"{NAME}/{subset}:{hashlib.sha1(text.encode('utf-8')).hexdigest()}",
+        source=NAME,
+        subsource=subset,
+        text=text,
+        title=_text_field(meta, "title"),
+        url=_text_field(meta, "url"),
+        license=LICENSES.get(subset) or _text_field(meta, "license"),
+        date=record_date(meta),
+        lang=_text_field(meta, "language"),
+        meta=meta,
+    )
+
+
+def _json_rows(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """(line label, decoded JSON or the exception) for each non-blank line."""
+    for number, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield f"line {number}", json.loads(raw)
+        except ValueError as error:  # UnicodeDecodeError is a ValueError too
+            yield f"line {number}", ValueError(f"not JSON ({error})")
+
+
+def _parquet_rows(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    source = stream if stream.seekable() else io.BytesIO(stream.read())
+    parquet = pq.ParquetFile(source)
+    columns = [name for name in COLUMNS if name in parquet.schema_arrow.names]
+    number = 0
+    for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
+        for row in batch.to_pylist():
+            number += 1
+            yield f"row {number}", row
+
+
+def parse(stream: BinaryIO, name: str) -> Iterator[Document]:
+    """Documents of one RedPajama file (`.jsonl`, `.jsonl.gz`, `.parquet`); bad records are reported at the end."""
+    folder = folder_subset(name)
+    bad: list[str] = []
+    count = 0
+    try:
+        if name.endswith(".parquet"):
+            rows = _parquet_rows(stream)
+        elif name.endswith(".gz"):
+            rows = _json_rows(gzip.GzipFile(fileobj=stream))
+        else:
+            rows = _json_rows(stream)
+        for label, row in rows:
+            try:
+                if isinstance(row, Exception):
+                    raise row
+                document = to_document(row, folder)
+            except ValueError as error:
+                count += 1
+                if len(bad) < REPORTED_ERRORS:
+                    bad.append(f"{label}: {error}")
+                continue
+            if document is not None:
+                yield document
+    except (OSError, EOFError, zlib.error, pa.ArrowException) as error:
+        raise ParseError(f"{name}: damaged file ({type(error).__name__}: {error})") from None
+    if count:
+        more = f"; {count - len(bad)} more" if count > len(bad) else ""
+        raise ParseError(f"{name}: skipped {count} malformed record(s): {'; '.join(bad)}{more}")
