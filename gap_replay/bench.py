@@ -21,13 +21,80 @@ from typing import Any
 from gap_replay.recipe import Recipe, load_recipe, parse_recipe
 
 WORDS = (
-    "patients treatment clinical risk disease therapy outcomes mortality infection dose trial cohort hospital "
-    "blood pressure diabetes insulin cancer tumour chemotherapy vaccine antibody fever children adults women "
-    "pregnancy cardiac stroke renal hepatic pulmonary asthma tuberculosis malaria antibiotic resistance screening "
-    "diagnosis imaging biopsy survival relapse remission adverse events placebo randomised controlled follow-up "
-    "months years significant reduced increased associated compared baseline incidence prevalence guideline "
-    "recommendation evidence quality moderate high low surgery anaesthesia pain analgesia opioid dementia"
-).split()
+    "patients",
+    "treatment",
+    "clinical",
+    "risk",
+    "disease",
+    "therapy",
+    "outcomes",
+    "mortality",
+    "infection",
+    "dose",
+    "trial",
+    "cohort",
+    "hospital",
+    "blood",
+    "pressure",
+    "diabetes",
+    "insulin",
+    "cancer",
+    "tumour",
+    "chemotherapy",
+    "vaccine",
+    "antibody",
+    "fever",
+    "children",
+    "adults",
+    "women",
+    "pregnancy",
+    "cardiac",
+    "stroke",
+    "renal",
+    "hepatic",
+    "pulmonary",
+    "asthma",
+    "tuberculosis",
+    "malaria",
+    "antibiotic",
+    "resistance",
+    "screening",
+    "diagnosis",
+    "imaging",
+    "biopsy",
+    "survival",
+    "relapse",
+    "remission",
+    "adverse",
+    "events",
+    "placebo",
+    "randomised",
+    "controlled",
+    "follow-up",
+    "months",
+    "years",
+    "significant",
+    "reduced",
+    "increased",
+    "associated",
+    "compared",
+    "baseline",
+    "incidence",
+    "prevalence",
+    "guideline",
+    "recommendation",
+    "evidence",
+    "quality",
+    "moderate",
+    "high",
+    "low",
+    "surgery",
+    "anaesthesia",
+    "pain",
+    "analgesia",
+    "opioid",
+    "dementia",
+)
 
 ARTICLE = """<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">{pmid}</PMID>
 <Article PubModel="Print"><Journal><Title>Synthetic Journal of Medicine</Title><JournalIssue><PubDate><Year>2025</Year>
@@ -87,7 +154,6 @@ def synthetic_recipe(output: Path) -> Recipe:
                 "guidelines": {"enabled": False},
                 "replay": {"enabled": False},
             },
-            "language": {"trust_stated": False},
             "split": {"valid_fraction": 0.01},
             "tokenizer": {"vocab_size": 8192},
             "shards": {"tokens_per_shard": 2_000_000},
@@ -145,7 +211,7 @@ def build_stage(recipe: Recipe, beam_args: list[str]) -> int:
 def _row(corpus: str, stage: str, runs: list[tuple[float, float, Any]], amounts: dict[str, float]) -> str:
     seconds = statistics.median(run[0] for run in runs)
     peak = max(run[1] for run in runs)
-    rates = "  ".join(f"{value / seconds:>10,.0f} {unit}/s" for unit, value in amounts.items())
+    rates = "  ".join(f"{value / seconds:>10,.2f} {unit}/s" for unit, value in amounts.items())
     return f"{corpus:<18} {stage:<8} {seconds:>8.2f} s  {peak:>8.0f} MB  {rates}"
 
 
@@ -174,8 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         sample, _ = load_recipe(None)
         sample = sample.model_copy(update={"output": str(Path(tmp) / "sample")})
         fetch_seconds, fetch_peak, fetched = measure(fetch_stage, sample)
-        rows.append(f"{'sample':<18} {'fetch':<8} {fetch_seconds:>8.2f} s  {fetch_peak:>8.0f} MB  "
-                    f"{fetched / 1e6 / fetch_seconds:>10,.2f} MB/s (loopback mirror)")
+        rows.append(
+            f"{'sample':<18} {'fetch':<8} {fetch_seconds:>8.2f} s  {fetch_peak:>8.0f} MB  "
+            f"{fetched / 1e6 / fetch_seconds:>10,.2f} MB/s (loopback mirror)"
+        )
         rows += bench_corpus("sample", sample, args.repeat, beam_args)
         synthetic = synthetic_recipe(Path(tmp) / "synthetic")
         write_synthetic_pubmed(synthetic.output_dir / "raw" / "pubmed" / "baseline", args.documents)

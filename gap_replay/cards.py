@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from gap_replay.documents import SOURCES
+from gap_replay.files import write_atomic
 
 DUPLICATE_REASONS = ("superseded_version", "exact_duplicate", "near_duplicate")
 
@@ -135,9 +136,7 @@ def write_cards(stats: dict[str, Any], manifest: dict[str, Any], output: Path, c
     written = []
     for source in [None, *(s for s in SOURCES if s in stats["curate"]["sources"])]:
         path = cards_dir / f"{source or 'corpus'}.md"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(render_card(stats, manifest, counts, source), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, render_card(stats, manifest, counts, source))
         written.append(path)
     return written
 

@@ -13,11 +13,12 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from gap_replay.files import atomic_path
 
 SOURCES = ("guidelines", "pubmed", "pmc", "replay")
 
@@ -97,15 +98,11 @@ def _open_text(path: str | os.PathLike[str], mode: str, gzipped: bool) -> IO[str
 
 def write_jsonl(docs: Iterable[Document], path: str | os.PathLike[str]) -> int:
     """Write documents as JSON lines (gzip when the name ends in .gz), atomically; returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     count = 0
-    with _open_text(tmp, "wt", gzipped=path.name.endswith(".gz")) as out:
+    with atomic_path(path) as tmp, _open_text(tmp, "wt", gzipped=str(path).endswith(".gz")) as out:
         for doc in docs:
             out.write(json.dumps(doc.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
             count += 1
-    os.replace(tmp, path)
     return count
 
 
@@ -123,11 +120,8 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Document]:
 
 def write_parquet(docs: Iterable[Document], path: str | os.PathLike[str], batch_size: int = 1024) -> int:
     """Write documents to one Parquet file, atomically; returns the count."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     count = 0
-    with pq.ParquetWriter(tmp, PARQUET_SCHEMA) as writer:
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, PARQUET_SCHEMA) as writer:
         batch: list[dict[str, Any]] = []
         for doc in docs:
             batch.append(to_parquet_row(doc))
@@ -138,7 +132,6 @@ def write_parquet(docs: Iterable[Document], path: str | os.PathLike[str], batch_
         if batch or count == 0:
             writer.write_table(pa.Table.from_pylist(batch, schema=PARQUET_SCHEMA))
             count += len(batch)
-    os.replace(tmp, path)
     return count
 
 

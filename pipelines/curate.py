@@ -72,7 +72,8 @@ class Curate(beam.PTransform):
         limits = {"replay": sources.replay.max_documents_per_file}
         priority = recipe.dedup.source_priority
 
-        parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits)).with_outputs(REJECTS, main="documents")
+        options = {"pmc": {"max_table_cells": sources.pmc.max_table_cells}}
+        parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits, options)).with_outputs(REJECTS, main="documents")
         cleaned = parsed.documents | "Clean" >> beam.ParDo(
             CleanDocuments({name: config.clean for name, config in configs.items()})
         ).with_outputs(REJECTS, main="documents")

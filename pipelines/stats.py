@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from gap_replay.files import write_atomic
 from gap_replay.recipe import Recipe
 
 
@@ -30,9 +30,5 @@ def update_stats(output: str | Path, recipe: Recipe, recipe_sha256: str, **secti
     if stats.get("recipe_sha256") != recipe_sha256:
         stats = {}
     stats.update({"name": recipe.name, "recipe_sha256": recipe_sha256, **sections})
-    path = stats_path(output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(stats_path(output), json.dumps(stats, indent=2, sort_keys=True) + "\n")
     return stats

@@ -50,7 +50,6 @@ MAX_REPORTED = 20  # members named in one ParseError message; the count covers t
 class FileListEntry:
     """One row of a package's file list: what NCBI states about an article beside its XML."""
 
-    article_file: str
     pmcid: str
     pmid: str | None
     license: str | None
@@ -124,7 +123,7 @@ def read_filelist(text: str, name: str) -> dict[str, FileListEntry]:
     accession = column("accessionid")
     if accession is None:
         raise ParseError(f"{name}: not a PMC file list (no AccessionID column)")
-    article_file, pmid, license_term = column("articlefile", "file"), column("pmid"), column("license")
+    pmid, license_term = column("pmid"), column("license")
     updated, retracted = column("lastupdated"), column("retracted")
 
     def cell(row: list[str], index: int | None) -> str | None:
@@ -137,7 +136,6 @@ def read_filelist(text: str, name: str) -> dict[str, FileListEntry]:
         if pmcid is None:
             continue
         entries[pmcid] = FileListEntry(
-            article_file=cell(row, article_file) or "",
             pmcid=pmcid,
             pmid=pmid_value if (pmid_value := cell(row, pmid)) not in (None, "0") else None,
             license=cell(row, license_term),

@@ -133,7 +133,13 @@ def test_cards_are_written_and_byte_stable(corpus, tmp_path):
         assert card.read_bytes() == (again / card.name).read_bytes()
     corpus_card = (first / "corpus.md").read_text()
     assert "exact_duplicate" in corpus_card and "near_duplicate" in corpus_card
-    assert {path.name for path in first.glob("*.md")} == {"corpus.md", "guidelines.md", "pubmed.md", "pmc.md", "replay.md"}
+    assert {path.name for path in first.glob("*.md")} == {
+        "corpus.md",
+        "guidelines.md",
+        "pubmed.md",
+        "pmc.md",
+        "replay.md",
+    }
 
 
 def test_a_second_run_downloads_nothing_and_gives_byte_identical_shards(corpus, tmp_path):

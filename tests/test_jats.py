@@ -223,6 +223,7 @@ def test_mathml_and_tex_formulas_are_readable_and_image_formulas_dropped(study: 
         ("<mml:mfrac><mml:mi>a</mml:mi><mml:mi>b</mml:mi></mml:mfrac>", "(a)/(b)"),
         ("<mml:msqrt><mml:mi>x</mml:mi><mml:mo>+</mml:mo><mml:mn>1</mml:mn></mml:msqrt>", "sqrt(x+1)"),
         ("<mml:mi>y</mml:mi><mml:mo>≤</mml:mo><mml:mn>0.05</mml:mn>", "y ≤ 0.05"),
+        ("<mml:mover><mml:mi>x</mml:mi><mml:mo>¯</mml:mo></mml:mover>", "x¯"),
     ],
 )
 def test_mathml_is_linearised(mathml: str, expected: str) -> None:

@@ -105,6 +105,12 @@ def test_bare_malformed_article_error_names_the_file() -> None:
         list(pmc.parse(io.BytesIO(b"<article><body>"), "broken.nxml"))
 
 
+def test_table_cell_limit_reaches_the_conversion() -> None:
+    [document] = pmc.parse(io.BytesIO(STUDY), "PMC9900001.nxml", max_table_cells=4)
+    assert "Table 1. Uptake by node group." in document.text
+    assert "| --- |" not in document.text
+
+
 def test_pmcid_comes_from_the_file_name_when_the_xml_has_none() -> None:
     xml = b"<article><body><p>Text.</p></body></article>"
     [document] = pmc.parse(io.BytesIO(xml), "PMC4242.xml")
@@ -407,6 +413,18 @@ def test_mirror_build_is_byte_reproducible(tmp_path: Path) -> None:
         for subset in ("oa_comm", "oa_noncomm")
         for suffix in ("filelist.csv", "filelist.txt", "tar.gz")
     ]
+
+
+@pytest.mark.parametrize("path", sorted((DATA / "pmc").glob("*/*.nxml")), ids=lambda path: path.stem)
+def test_mirror_articles_lose_references_acknowledgements_and_citation_markers(path: Path) -> None:
+    root = etree.parse(str(path)).getroot()
+    [document] = pmc.parse(io.BytesIO(path.read_bytes()), str(path))
+    dropped = [" ".join("".join(ref.itertext()).split()) for ref in root.iterfind("back/ref-list/ref/mixed-citation")]
+    dropped += [" ".join("".join(ack.itertext()).split()) for ack in root.iterfind("back/ack")]
+    assert not [text for text in dropped if text in document.text]
+    prose = "\n".join(line for line in document.text.splitlines() if not line.startswith("|"))
+    assert RESIDUE.findall(prose) == []
+    assert "  " not in prose and " ." not in prose
 
 
 def test_mirror_file_list_rows_describe_their_package(tmp_path: Path) -> None:

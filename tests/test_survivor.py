@@ -99,3 +99,9 @@ def test_key_is_plain_values_that_survive_pickling():
 def test_choose_survivor_needs_a_candidate():
     with pytest.raises(ValueError, match="no candidates"):
         choose_survivor({})
+
+
+def test_a_later_update_of_the_same_article_wins_over_an_earlier_one():
+    baseline = doc("pmc:PMC1", source="pmc", date="2020-01-01", meta={"last_updated": "2024-06-18 10:00:00"})
+    incremental = doc("pmc:PMC1b", source="pmc", date="2020-01-01", meta={"last_updated": "2025-02-03 08:00:00"})
+    assert survivor(baseline, incremental) == "pmc:PMC1b"

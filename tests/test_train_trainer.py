@@ -162,7 +162,7 @@ def test_two_rank_fsdp2_over_gloo_gives_the_losses_of_one_rank(corpus, tmp_path)
     save_hf(model, tmp_path / "hf")
     runs = {}
     for ranks in (1, 2):
-        data = settings(corpus, tmp_path / f"ranks{ranks}", train={"steps": 4}, checkpoint={"export_hf": False})
+        data = settings(corpus, tmp_path / f"ranks{ranks}", train={"steps": 4})
         del data["model"]
         data["init_from"] = str(tmp_path / "hf")
         path = tmp_path / f"ranks{ranks}.yaml"
@@ -179,6 +179,9 @@ def test_two_rank_fsdp2_over_gloo_gives_the_losses_of_one_rank(corpus, tmp_path)
     for one, two in zip(runs[1], runs[2], strict=True):
         assert one["loss"] == pytest.approx(two["loss"], abs=1e-4), (one, two)
     assert runs[2][0]["tokens_per_s_per_device"] == pytest.approx(runs[2][0]["tokens_per_s"] / 2)
+    exported = [load_hf(tmp_path / f"ranks{ranks}" / "hf").state_dict() for ranks in (1, 2)]  # gathered from shards
+    for name, tensor in exported[0].items():
+        torch.testing.assert_close(exported[1][name], tensor, rtol=0, atol=1e-4)
 
 
 @pytest.mark.gpu

@@ -24,10 +24,16 @@ log = logging.getLogger(__name__)
 
 
 class ParseFiles(beam.DoFn):
-    """(parser key, path) -> the file's Documents, at most `limits[source]` of them per file."""
+    """(parser key, path) -> the file's Documents, at most `limits[source]` of them per file.
 
-    def __init__(self, limits: dict[str, int | None] | None = None) -> None:
+    `options[source]` are keyword arguments of that source's parser (PMC's `max_table_cells`).
+    """
+
+    def __init__(
+        self, limits: dict[str, int | None] | None = None, options: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self._limits = dict(limits or {})
+        self._options = dict(options or {})
         self._parsers: dict[str, Parser] = {}
 
     def _parser(self, key: str) -> Parser:
@@ -44,7 +50,7 @@ class ParseFiles(beam.DoFn):
         parsed = 0
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-                for doc in parse(stream, path):
+                for doc in parse(stream, path, **self._options.get(source, {})):
                     parsed += 1
                     yield doc
                     if limit is not None and parsed >= limit:

@@ -1,8 +1,9 @@
 """Which member of a duplicate cluster survives: a rule, not the order in which a runner happened to see them.
 
-The rule, most important first: the preferred source (full text over abstract), the newest version, then the
-newest date, the most permissive licence, the longer text, and finally the smaller id. `survivor_key` turns a
-document into a sort key of plain ints and strings, so a Beam shuffle can carry keys instead of whole documents.
+The rule, most important first: the preferred source (full text over abstract), the newest version, the latest
+update (PMC's `last_updated`), then the newest date, the most permissive licence, the longer text, and finally the
+smaller id. `survivor_key` turns a document into a sort key of plain ints and strings, so a Beam shuffle can carry
+keys instead of whole documents.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def survivor_key(doc: Document, source_priority: Sequence[str]) -> tuple:
     return (
         source_rank,
         *_version_order(doc.meta.get("version")),
+        *_date_order(doc.meta.get("last_updated")),
         *_date_order(doc.date),
         licence_rank(doc.license),
         -len(doc.text),

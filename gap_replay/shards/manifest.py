@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gap_replay.documents import SOURCES
+from gap_replay.files import write_atomic
 from gap_replay.shards.indexed import IndexedDataset, ShardFiles, shard_paths, validate
 
 FORMAT = "gap-replay-manifest/1"
@@ -136,20 +135,6 @@ def compute_totals(shards: list[dict]) -> dict:
 def write_manifest(manifest: dict, path: Path) -> None:
     """Write the manifest as indented JSON with a trailing newline, atomically: it marks the folder complete."""
     write_atomic(Path(path), (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, fsync, then rename, so no reader sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(temporary, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def read_manifest(path_or_text: str | Path) -> dict:

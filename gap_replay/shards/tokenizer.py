@@ -21,7 +21,7 @@ from pathlib import Path
 import tokenizers
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
-from gap_replay.shards.manifest import write_atomic
+from gap_replay.files import write_atomic
 
 EOS_TOKEN = "<|endoftext|>"
 EOS_CANDIDATES = ("</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "<|eot_id|>")

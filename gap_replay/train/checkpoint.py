@@ -62,7 +62,7 @@ def save_checkpoint(
     if rank == 0 and temporary.exists():
         shutil.rmtree(temporary)
     _barrier()
-    state = _state(step, model, optimizer, scheduler, loader)
+    state = {**_state(step, model, optimizer, scheduler, loader), _rng_key(): _rng_state()}
     with _single_process_is_intended():
         dcp.save(state, checkpoint_id=temporary, no_dist=not dist.is_initialized())
     _barrier()
@@ -86,20 +86,21 @@ def load_checkpoint(
 ) -> int:
     """Restore everything `save_checkpoint` wrote into the live objects; returns the step to continue from."""
     state = _state(0, model, optimizer, scheduler, loader)
-    rng_key = next(key for key in state if key.startswith("rng_rank"))
+    key = _rng_key()
     saved = dcp.FileSystemReader(path).read_metadata().state_dict_metadata
-    rng = state.pop(rng_key)
-    if any(key.startswith(f"{rng_key}.") for key in saved):  # absent when the run had fewer ranks
-        state[rng_key] = rng = {key: value for key, value in rng.items() if f"{rng_key}.{key}" in saved}
+    # A rank the saving run did not have, or a device it did not use, keeps its own generator state.
+    rng = {name: value for name, value in _rng_state().items() if f"{key}.{name}" in saved}
+    if rng:
+        state[key] = rng
     with _single_process_is_intended():
         dcp.load(state, checkpoint_id=Path(path), no_dist=not dist.is_initialized())
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
     scheduler.load_state_dict(state["train"]["scheduler"])
     loader.load_state_dict(state["train"]["data"])
-    if rng_key in state:
+    if "cpu" in rng:
         torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng:
-            torch.cuda.set_rng_state(rng["cuda"])
+    if "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"])
     return int(state["train"]["step"])
 
 
@@ -110,18 +111,25 @@ def _state(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     loader: TrainLoader,
 ) -> dict[str, Any]:
-    """The state DCP saves or fills in; the RNG sits under a per-rank key, since every rank has its own."""
+    """What DCP saves or fills in, the RNG aside: model and optimizer as sharded, the rest as plain values."""
     model_state, optimizer_state = get_state_dict(model, optimizer)
-    rng = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        rng["cuda"] = torch.cuda.get_rng_state()
-    rank = dist.get_rank() if dist.is_initialized() else 0
     return {
         "model": model_state,
         "optimizer": optimizer_state,
         "train": {"step": step, "scheduler": scheduler.state_dict(), "data": loader.state_dict()},
-        f"rng_rank{rank}": rng,
     }
+
+
+def _rng_key() -> str:
+    """Every rank has its own generators, so each saves them under its own key."""
+    return f"rng_rank{dist.get_rank() if dist.is_initialized() else 0}"
+
+
+def _rng_state() -> dict[str, torch.Tensor]:
+    rng = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        rng["cuda"] = torch.cuda.get_rng_state()
+    return rng
 
 
 @contextlib.contextmanager

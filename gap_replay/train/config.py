@@ -39,6 +39,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _require(len(self.manifests) > 0, "manifests", "needs at least one manifest")
         _require(self.seq_len > 0, "seq_len", "must be > 0")
+        _require(self.seed >= 0, "seed", "must be >= 0")
 
 
 @dataclass
@@ -82,6 +83,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _require(self.steps > 0, "steps", "must be > 0")
         _require(self.micro_batch_size > 0, "micro_batch_size", "must be > 0")
+        _require(self.seed >= 0, "seed", "must be >= 0")
         _require(
             self.global_batch_size > 0 and self.global_batch_size % self.micro_batch_size == 0,
             "global_batch_size",

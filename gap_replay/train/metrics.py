@@ -92,7 +92,8 @@ class MetricsLog:
         self.bar: tqdm | None = None
         if enabled:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            # A run from step 0 starts a new log; a resumed one continues its log.
+            self.file = open(path, "a" if initial_step else "w", encoding="utf-8")  # noqa: SIM115 - see close()
             if progress:
                 self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True, disable=None)
 

@@ -117,14 +117,15 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, documents: torc
     if flash_attn_func is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
         return _flash_attention(q, k, v, documents)
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-    grouped = q.shape[1] != k.shape[1]
-    if documents is None:
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=grouped)
-    else:
+    groups = q.shape[1] // k.shape[1]
+    if documents is None:  # the FlashAttention kernel of SDPA: causal, grouped heads supported
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=groups > 1)
+    else:  # a mask needs the memory-efficient kernel, which wants every query head's keys spelled out
+        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
         seq = documents.shape[-1]
         causal = torch.ones(seq, seq, dtype=torch.bool, device=q.device).tril()
         mask = (documents[:, :, None] == documents[:, None, :]) & causal
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None], enable_gqa=grouped)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
     return out.transpose(1, 2)
 
 

@@ -64,10 +64,10 @@ def apply_activation_checkpointing(model: Llama, mode: str, every: int) -> None:
             layers[i] = checkpoint_wrapper(block, preserve_rng_state=False)
 
 
-def apply_compile(model: Llama) -> None:
-    """torch.compile each block in place (parameter names unchanged); all blocks share one compiled graph."""
+def apply_compile(model: Llama, backend: str = "inductor") -> None:
+    """torch.compile each block in place, so parameter names stay those of the plain model."""
     for block in model.model.layers:
-        block.compile(fullgraph=True)
+        block.compile(fullgraph=True, backend=backend)
 
 
 def apply_fsdp(model: Llama, world: World, param_dtype: torch.dtype, reshard_after_forward: bool) -> None:

@@ -104,6 +104,7 @@ class Trainer:
             self.step = load_checkpoint(resume_from, self.model, self.optimizer, self.scheduler, self.loader)
         self.mask_eos = self.eos_id if train.document_mask else None
         self.autocast = autocast(world, train.precision)
+        self.data_seconds = 0.0  # time spent waiting for batches since the last log line
 
     def _build_model(self) -> Llama:
         """Build on the meta device, wrap for parallelism, materialise on the device, then load or initialise."""
@@ -147,7 +148,7 @@ class Trainer:
         tokens_per_step = config.train.global_batch_size * config.data.seq_len
         flops_token = flops_per_token(self.args, config.data.seq_len)
         peak = config.log.peak_flops or peak_flops(self.world.device)
-        window_start, window_steps, self.data_seconds = time.perf_counter(), 0, 0.0
+        window_start, window_steps = time.perf_counter(), 0
         while self.step < config.train.steps:
             loss, lr, grad_norm = self.train_step()
             window_steps += 1
@@ -167,11 +168,14 @@ class Trainer:
                 self.log.write(record)
                 window_start, window_steps, self.data_seconds = time.perf_counter(), 0, 0.0
             self.log.advance()
-            if self.step < config.train.steps:
-                if config.eval.every_steps and self.step % config.eval.every_steps == 0:
-                    self.validate()
-                if config.checkpoint.every_steps and self.step % config.checkpoint.every_steps == 0:
-                    self.save()
+            if self.step == config.train.steps:
+                break
+            if config.eval.every_steps and self.step % config.eval.every_steps == 0:
+                self.validate()
+                window_start = time.perf_counter()  # keep validation out of the throughput figures
+            if config.checkpoint.every_steps and self.step % config.checkpoint.every_steps == 0:
+                self.save()
+                window_start = time.perf_counter()
 
     def train_step(self) -> tuple[torch.Tensor, float, torch.Tensor]:
         """One optimizer step over the global batch; returns this rank's loss, the lr used and the grad norm."""

@@ -125,23 +125,22 @@ def crawl(
     urls = select(sitemap_urls(client, start_urls, summary), include, exclude, None)
     log = FetchLog(raw_dir / "fetch_log.jsonl")
     names = file_names(urls)
-    progress = tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None)
-    for url in urls:
-        if limit is not None and summary.downloaded + summary.skipped >= limit:
-            break
-        try:
-            record, downloaded_now = client.download(url, raw_dir / names[url], log)
-        except HttpError as error:
-            summary.failed += 1
-            summary.errors.append(f"{url}: {error.reason}")
-            continue
-        if downloaded_now:
-            summary.downloaded += 1
-            summary.bytes += record.bytes
-        else:
-            summary.skipped += 1
-        progress.update()
-    progress.close()
+    with tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None) as progress:
+        for url in urls:
+            if limit is not None and summary.downloaded + summary.skipped >= limit:
+                break
+            try:
+                record, downloaded_now = client.download(url, raw_dir / names[url], log)
+            except HttpError as error:
+                summary.failed += 1
+                summary.errors.append(f"{url}: {error.reason}")
+                continue
+            if downloaded_now:
+                summary.downloaded += 1
+                summary.bytes += record.bytes
+            else:
+                summary.skipped += 1
+            progress.update()
     return summary
 
 

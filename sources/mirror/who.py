@@ -4,6 +4,10 @@ Pages are the article fragments in `data/who/articles/` wrapped in WHO-like site
 banner, navigation, share links, footer) so that boilerplate removal is exercised. The PDFs are laid out here from
 `data/who/pdfs/*.txt` with pymupdf: a title page in a large font, larger section headings, a running header and a
 page number on every page, and fixed metadata so the bytes are the same on every build.
+
+Planted for curate: a page under maintenance (too short), a French translation (not English), a 2025 update that
+nearly duplicates its 2019 page, and a page in windows-1252. The sitemap also lists two URLs that are not served:
+one under `/private/`, which robots.txt disallows, and an infographic, which the WHO module's EXCLUDE drops.
 """
 
 from __future__ import annotations
