@@ -12,12 +12,13 @@ import yaml
 torch = pytest.importorskip("torch")
 
 from gap_replay.train import main  # noqa: E402
-from gap_replay.train.config import parse_config  # noqa: E402
+from gap_replay.train.config import ConfigError, parse_config  # noqa: E402
 from gap_replay.train.data import DataError, GPTSamples, open_split, validation_batches  # noqa: E402
 from gap_replay.train.hf import load_hf, save_hf  # noqa: E402
 from gap_replay.train.model import Llama, ModelArgs  # noqa: E402
+from gap_replay.train.parallel import World  # noqa: E402
 from gap_replay.train.synthetic import write_corpus, write_synthetic_corpus  # noqa: E402
-from gap_replay.train.trainer import causal_lm_loss, train  # noqa: E402
+from gap_replay.train.trainer import Trainer, causal_lm_loss, train  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 REPO = Path(__file__).resolve().parents[1]
@@ -192,3 +193,9 @@ def test_bf16_training_on_one_gpu_reports_throughput(corpus, tmp_path):
     assert result.valid_loss_after < result.valid_loss_before
     last = records(tmp_path / "run", "train")[-1]
     assert last["tokens_per_s"] > 0 and last["peak_memory_gb"] > 0
+
+
+def test_a_global_batch_that_ranks_cannot_share_is_a_config_error(corpus, tmp_path):
+    config = parse_config(settings(corpus, tmp_path / "run", train={"global_batch_size": 6, "micro_batch_size": 2}))
+    with pytest.raises(ConfigError, match="global_batch_size 6 is not a multiple of micro_batch_size 2 x world size 2"):
+        Trainer(config, World(rank=0, world_size=2, device=torch.device("cpu")))

@@ -17,7 +17,7 @@ from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoi
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-from gap_replay.train.config import ParallelConfig
+from gap_replay.train.config import ConfigError, ParallelConfig
 from gap_replay.train.model import Llama
 
 
@@ -39,7 +39,7 @@ def init_world(device: str) -> World:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is cuda, but no CUDA device is available")
+        raise ConfigError("train.device is cuda, but no CUDA device is available")
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     target = torch.device("cuda", local_rank) if device == "cuda" else torch.device("cpu")

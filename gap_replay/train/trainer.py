@@ -20,7 +20,7 @@ from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_
 from torch.distributed.tensor import DTensor
 
 from gap_replay.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_folder
-from gap_replay.train.config import Config
+from gap_replay.train.config import Config, ConfigError
 from gap_replay.train.data import Blend, Corpus, DataError, GPTSamples, TrainLoader, open_split, validation_batches
 from gap_replay.train.hf import DTYPES, check_state_dict, read_hf_args, read_hf_state_dict, save_hf
 from gap_replay.train.metrics import MetricsLog, flops_per_token, peak_flops, peak_memory_gb, perplexity, throughput
@@ -66,11 +66,10 @@ class Trainer:
         train, data = config.train, config.data
         self.micro_steps, remainder = divmod(train.global_batch_size, train.micro_batch_size * world.world_size)
         if remainder or self.micro_steps == 0:
-            raise ValueError(
+            raise ConfigError(
                 f"train.global_batch_size {train.global_batch_size} is not a multiple of micro_batch_size "
                 f"{train.micro_batch_size} x world size {world.world_size}"
             )
-        torch.manual_seed(train.seed)
         corpora = [open_split(manifest.path, "train") for manifest in data.manifests]
         _check_same_tokenizer(corpora)
         self.eos_id = corpora[0].eos_id
