@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
 
 from gap_replay.train.checkpoint import complete_checkpoints, latest_checkpoint  # noqa: E402
 from gap_replay.train.config import parse_config  # noqa: E402
@@ -85,8 +86,9 @@ def test_only_the_last_k_checkpoints_are_kept(corpus, tmp_path):
     assert sorted(names) == ["step-00000004", "step-00000005"]
 
 
-def test_without_resume_a_run_starts_again_from_step_zero(corpus, tmp_path):
-    train(config(corpus, tmp_path / "run", steps=2, export_hf=False))
-    result = train(config(corpus, tmp_path / "run", steps=2, export_hf=False, resume=False))
+def test_without_resume_a_run_starts_over_and_replaces_the_old_checkpoints(corpus, tmp_path):
+    train(config(corpus, tmp_path / "run", steps=4, every_steps=1, keep_last=5, export_hf=False))
+    result = train(config(corpus, tmp_path / "run", steps=2, every_steps=1, export_hf=False, resume=False))
     assert result.step == 2
     assert [r["step"] for r in logged(tmp_path / "run", "train")] == [1, 2]  # a new log for a new run
+    assert [p.name for p in complete_checkpoints(tmp_path / "run" / "checkpoints")] == ["step-00000001", "step-00000002"]

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
 
 from gap_replay.train import main  # noqa: E402
 from gap_replay.train.config import ConfigError, parse_config  # noqa: E402

@@ -45,6 +45,12 @@ def latest_checkpoint(root: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def discard_checkpoints(root: Path) -> None:
+    """Remove every checkpoint under `root`: a run that starts over must not mix with, or be pruned for, old ones."""
+    for path in complete_checkpoints(root):
+        shutil.rmtree(path)
+
+
 def save_checkpoint(
     root: Path,
     step: int,

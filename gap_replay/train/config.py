@@ -108,7 +108,7 @@ class ParallelConfig:
 class CheckpointConfig:
     every_steps: int = 0  # 0: only at the end
     keep_last: int = 2
-    resume: bool = True
+    resume: bool = True  # false starts over: the output's checkpoints and metrics log are replaced
     export_hf: bool = True
     export_dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
 

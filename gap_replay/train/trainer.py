@@ -19,7 +19,13 @@ from torch import nn
 from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 from torch.distributed.tensor import DTensor
 
-from gap_replay.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, step_folder
+from gap_replay.train.checkpoint import (
+    discard_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    step_folder,
+)
 from gap_replay.train.config import Config, ConfigError
 from gap_replay.train.data import Blend, Corpus, DataError, GPTSamples, TrainLoader, open_split, validation_batches
 from gap_replay.train.hf import DTYPES, check_state_dict, read_hf_args, read_hf_state_dict, save_hf
@@ -98,6 +104,8 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, config.optim, train.steps)
         self.checkpoints = config.output_dir / "checkpoints"
         self.step = 0
+        if not config.checkpoint.resume and world.is_main:
+            discard_checkpoints(self.checkpoints)
         resume_from = latest_checkpoint(self.checkpoints) if config.checkpoint.resume else None
         if resume_from is not None:
             self.step = load_checkpoint(resume_from, self.model, self.optimizer, self.scheduler, self.loader)
