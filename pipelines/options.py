@@ -10,13 +10,8 @@ DEFAULT_RUNNER = "FnApiRunner"
 
 
 def pipeline_options(beam_args: Sequence[str] = ()) -> PipelineOptions:
-    """Options for one stage; without `--runner`, the in-process FnApiRunner (the DirectRunner tries a download).
-
-    Beam's worker processes log at WARNING unless asked otherwise, so a local run prints its summary, not gRPC chatter.
-    """
+    """Options for one stage; without `--runner`, the in-process FnApiRunner (the DirectRunner tries a download)."""
     args = list(beam_args)
     if not any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
         args.append(f"--runner={DEFAULT_RUNNER}")
-    if not any(arg.startswith("--default_sdk_harness_log_level") for arg in args):
-        args.append("--default_sdk_harness_log_level=WARNING")
     return PipelineOptions(args)
