@@ -41,8 +41,16 @@ bench: install-dev
 cards: install
 	$(VENV)/bin/gap-replay card --recipe $(RECIPE)
 
+# Trains tiny on the sample corpus (or on a generated synthetic one when there is none yet) and prints the
+# validation perplexity before and after.
 train: install-dev
-	$(PYTHON) -m gap_replay.train --config $(TRAIN_CONFIG)
+	@manifest=out/sample/tokens/manifest.json; \
+	if [ ! -f "$$manifest" ]; then \
+	  echo "no sample corpus at $$manifest (make corpus): training on a generated synthetic corpus"; \
+	  manifest=out/train/synthetic/manifest.json; \
+	  [ -f "$$manifest" ] || $(PYTHON) -m gap_replay.train.synthetic out/train/synthetic || exit 1; \
+	fi; \
+	$(PYTHON) -m gap_replay.train --config $(TRAIN_CONFIG) --set "data.manifests=[$$manifest]" --set checkpoint.resume=false
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -23,10 +23,9 @@ from gap_replay.pipelines.options import pipeline_options
 from gap_replay.pipelines.stats import update_stats
 from gap_replay.recipe import Recipe
 from gap_replay.sources import parser_key, source_module
+from gap_replay.sources.base import FETCH_LOG
 
 log = logging.getLogger(__name__)
-
-FETCH_BOOKKEEPING = {"fetch_log.jsonl"}
 
 
 class CurateError(RuntimeError):
@@ -46,7 +45,7 @@ def raw_inputs(recipe: Recipe) -> list[tuple[str, str]]:
         for pattern in source_module(source).RAW_PATTERNS:
             patterns = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]
             for path in (found for each in patterns for found in _match(FileSystems.join(root, each))):
-                if path.rsplit("/", 1)[-1] in FETCH_BOOKKEEPING:
+                if path.rsplit("/", 1)[-1] == FETCH_LOG:
                     continue
                 relative = path[len(root) :].lstrip("/")
                 inputs.add((parser_key(source, relative), path))

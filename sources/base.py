@@ -7,6 +7,16 @@ A source module exposes `NAME`, `RAW_PATTERNS` (globs under `raw/<source>/` that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from gap_replay.http import FetchLog, HttpError, PoliteClient
+
+FETCH_LOG = "fetch_log.jsonl"
+
+
+def fetch_log(raw_dir: Path) -> FetchLog:
+    """The fetch log of one source's raw folder (`raw/<source>/fetch_log.jsonl`)."""
+    return FetchLog(raw_dir / FETCH_LOG)
 
 
 class ParseError(Exception):
@@ -23,6 +33,21 @@ class FetchSummary:
     failed: int = 0
     bytes: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def download(self, client: PoliteClient, url: str, dest: Path, log: FetchLog, md5: str | None = None) -> bool:
+        """Download one file and count it: downloaded, already present, or failed with the URL and why."""
+        try:
+            record, downloaded_now = client.download(url, dest, log, md5=md5)
+        except HttpError as error:
+            self.failed += 1
+            self.errors.append(f"{url}: {error.reason}")
+            return False
+        if downloaded_now:
+            self.downloaded += 1
+            self.bytes += record.bytes
+        else:
+            self.skipped += 1
+        return True
 
     def add(self, other: FetchSummary) -> None:
         self.downloaded += other.downloaded

@@ -25,10 +25,10 @@ from apache_beam.io.filesystems import FileSystems
 from tqdm import tqdm
 
 from gap_replay.documents import Document
-from gap_replay.http import FetchLog, HttpError, PoliteClient
+from gap_replay.http import HttpError, PoliteClient
 from gap_replay.recipe import PmcConfig
 from gap_replay.sources import jats
-from gap_replay.sources.base import FetchSummary, ParseError
+from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 
 NAME = "pmc"
 RAW_PATTERNS = ("**/*.tar.gz", "**/*.nxml", "**/*.xml")
@@ -80,7 +80,7 @@ def filelist_name(package: str) -> str:
 def fetch(config: PmcConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
     """Download each subset's packages, file list first, into `raw_dir/<subset>/`; `limit` caps packages per subset."""
     summary = FetchSummary(NAME)
-    log = FetchLog(raw_dir / "fetch_log.jsonl")
+    log = fetch_log(raw_dir)
     root = config.url if config.url.endswith("/") else config.url + "/"
     planned: list[tuple[str, str, str]] = []
     for subset in config.subsets:
@@ -95,17 +95,7 @@ def fetch(config: PmcConfig, raw_dir: Path, client: PoliteClient) -> FetchSummar
     for folder, subset, package in tqdm(planned, desc="pmc", unit="package", disable=None):
         for name in (filelist_name(package), package):
             url = folder + name
-            try:
-                record, downloaded_now = client.download(url, raw_dir / subset / name, log)
-            except HttpError as error:
-                summary.failed += 1
-                summary.errors.append(f"{url}: {error.reason}")
-                continue
-            if downloaded_now:
-                summary.downloaded += 1
-                summary.bytes += record.bytes
-            else:
-                summary.skipped += 1
+            summary.download(client, url, raw_dir / subset / name, log)
     return summary
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from gap_replay.documents import Document
 from gap_replay.http import FetchLog, HttpError, PoliteClient
 from gap_replay.recipe import PubMedConfig
-from gap_replay.sources.base import FetchSummary, ParseError
+from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 
 NAME = "pubmed"
 RAW_PATTERNS = ("**/*.xml.gz", "**/*.xml")
@@ -90,26 +90,17 @@ def _fetch_listing(
         file_url = base + name
         try:
             md5 = md5_of(client.get_text(file_url + ".md5"), name)
-            record, downloaded_now = client.download(file_url, folder / name, log, md5=md5)
-        except HttpError as error:  # names the URL that failed: the file or its .md5
+        except (HttpError, ValueError) as error:
             summary.failed += 1
-            summary.errors.append(str(error))
+            summary.errors.append(f"{file_url}.md5: {getattr(error, 'reason', error)}")
             continue
-        except ValueError as error:
-            summary.failed += 1
-            summary.errors.append(f"{file_url}.md5: {error}")
-            continue
-        if downloaded_now:
-            summary.downloaded += 1
-            summary.bytes += record.bytes
-        else:
-            summary.skipped += 1
+        summary.download(client, file_url, folder / name, log, md5=md5)
     return summary
 
 
 def fetch(config: PubMedConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
     """Download the baseline files, then the update files, into `raw_dir/baseline/` and `raw_dir/updatefiles/`."""
-    log = FetchLog(raw_dir / "fetch_log.jsonl")
+    log = fetch_log(raw_dir)
     summary = _fetch_listing(config.baseline_url, raw_dir / "baseline", log, client, config.limit)
     if config.update_url is not None:  # a mirror, or a fresh baseline year, may have no update folder
         updates = _fetch_listing(config.update_url, raw_dir / "updatefiles", log, client, config.limit, optional=True)

@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from gap_replay.documents import Document
-from gap_replay.http import FetchLog, HttpError, PoliteClient
+from gap_replay.http import HttpError, PoliteClient
 from gap_replay.recipe import ReplayConfig
-from gap_replay.sources.base import FetchSummary, ParseError
+from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 
 NAME = "replay"
 RAW_PATTERNS = ("**/*.jsonl", "**/*.jsonl.gz", "**/*.parquet")
@@ -75,19 +75,9 @@ def fetch(config: ReplayConfig, raw_dir: Path, client: PoliteClient) -> FetchSum
         summary.failed += 1
         summary.errors.append(f"{config.url}: listing failed: {error.reason}")
         return summary
-    log = FetchLog(raw_dir / "fetch_log.jsonl")
+    log = fetch_log(raw_dir)
     for subset, name, url in tqdm(files, desc=NAME, unit="file", disable=None):
-        try:
-            record, downloaded_now = client.download(url, raw_dir / subset / name, log)
-        except HttpError as error:
-            summary.failed += 1
-            summary.errors.append(f"{url}: {error.reason}")
-            continue
-        if downloaded_now:
-            summary.downloaded += 1
-            summary.bytes += record.bytes
-        else:
-            summary.skipped += 1
+        summary.download(client, url, raw_dir / subset / name, log)
     return summary
 
 

@@ -91,4 +91,5 @@ def test_without_resume_a_run_starts_over_and_replaces_the_old_checkpoints(corpu
     result = train(config(corpus, tmp_path / "run", steps=2, every_steps=1, export_hf=False, resume=False))
     assert result.step == 2
     assert [r["step"] for r in logged(tmp_path / "run", "train")] == [1, 2]  # a new log for a new run
-    assert [p.name for p in complete_checkpoints(tmp_path / "run" / "checkpoints")] == ["step-00000001", "step-00000002"]
+    names = [p.name for p in complete_checkpoints(tmp_path / "run" / "checkpoints")]
+    assert names == ["step-00000001", "step-00000002"]

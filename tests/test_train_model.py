@@ -118,16 +118,11 @@ def test_bf16_logits_on_gpu_stay_close_to_fp32():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_flash_attn_kernels_match_sdpa_with_and_without_document_mask(monkeypatch):
+def test_flash_attn_kernel_matches_sdpa(monkeypatch):
     pytest.importorskip("flash_attn")
     import gap_replay.train.model as model_module
 
     q, k, v = (torch.randn(2, 64, heads, 64, device="cuda", dtype=torch.bfloat16) for heads in (8, 2, 2))
-    documents = torch.zeros(2, 64, dtype=torch.long, device="cuda")
-    documents[:, 20:] = 1
-    documents[1, 50:] = 2
-    flash = [attention(q, k, v, mask) for mask in (None, documents)]
+    flash = attention(q, k, v, None)
     monkeypatch.setattr(model_module, "flash_attn_func", None)
-    sdpa = [attention(q, k, v, mask) for mask in (None, documents)]
-    for ours, reference in zip(flash, sdpa, strict=True):
-        torch.testing.assert_close(ours.float(), reference.float(), rtol=0, atol=2e-2)
+    torch.testing.assert_close(flash.float(), attention(q, k, v, None).float(), rtol=0, atol=2e-2)

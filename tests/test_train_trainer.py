@@ -71,6 +71,7 @@ def test_validation_perplexity_falls_and_every_step_is_logged(corpus, tmp_path):
     assert [r["step"] for r in valid] == [0, 30]
     assert valid[-1]["perplexity"] == pytest.approx(2.718281828459045 ** valid[-1]["loss"])
     assert (tmp_path / "run" / "hf" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["steps"] == 30
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step-00000030"]
 
 

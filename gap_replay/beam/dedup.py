@@ -7,7 +7,7 @@ one worker from the (sparse) duplicate edges, as datatrove does; documents then 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -42,38 +42,45 @@ class _KeepSurvivor(beam.DoFn):
         yield survivor
 
 
-class LatestVersion(beam.PTransform):
+class _Collapse(beam.PTransform):
+    """Documents that share `key(doc)` collapse to their survivor; the others are rejected with `reason`."""
+
+    def __init__(self, key: Callable[[Document], str], reason: str, source_priority: Sequence[str]) -> None:
+        super().__init__()
+        self._key = key
+        self._reason = reason
+        self._priority = tuple(source_priority)
+
+    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        return (
+            docs
+            | "Key" >> beam.Map(lambda doc, key: (key(doc), doc), self._key)
+            | "Group" >> beam.GroupByKey()
+            | "KeepSurvivor"
+            >> beam.ParDo(_KeepSurvivor(self._priority, self._reason)).with_outputs(REJECTS, main="documents")
+        )
+
+
+def _document_id(doc: Document) -> str:
+    return doc.id
+
+
+def _text_key(doc: Document) -> str:
+    return exact_key(doc.text)
+
+
+class LatestVersion(_Collapse):
     """One document per id: a revised record (a newer PubMed version, a re-fetched page) replaces the older one."""
 
     def __init__(self, source_priority: Sequence[str]) -> None:
-        super().__init__()
-        self._priority = tuple(source_priority)
-
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (
-            docs
-            | "KeyById" >> beam.Map(lambda doc: (doc.id, doc))
-            | "GroupById" >> beam.GroupByKey()
-            | "KeepNewest"
-            >> beam.ParDo(_KeepSurvivor(self._priority, "superseded_version")).with_outputs(REJECTS, main="documents")
-        )
+        super().__init__(_document_id, "superseded_version", source_priority)
 
 
-class ExactDedup(beam.PTransform):
+class ExactDedup(_Collapse):
     """Documents whose normalised text is identical (digits kept) collapse to one survivor."""
 
     def __init__(self, source_priority: Sequence[str]) -> None:
-        super().__init__()
-        self._priority = tuple(source_priority)
-
-    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        return (
-            docs
-            | "KeyByText" >> beam.Map(lambda doc: (exact_key(doc.text), doc))
-            | "GroupByText" >> beam.GroupByKey()
-            | "KeepSurvivor"
-            >> beam.ParDo(_KeepSurvivor(self._priority, "exact_duplicate")).with_outputs(REJECTS, main="documents")
-        )
+        super().__init__(_text_key, "exact_duplicate", source_priority)
 
 
 class _BandKeys(beam.DoFn):

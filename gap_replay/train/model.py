@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 
 try:  # the FlashAttention-2 package, used on CUDA in half precision when installed
-    from flash_attn import flash_attn_func, flash_attn_varlen_func
+    from flash_attn import flash_attn_func
 except ImportError:
-    flash_attn_func = flash_attn_varlen_func = None
+    flash_attn_func = None
 
 
 @dataclass
@@ -113,37 +113,24 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, documents: torch.Tensor | None) -> torch.Tensor:
-    """Causal attention on (batch, seq, heads, head_dim); with `documents`, no token attends across a document."""
-    if flash_attn_func is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
-        return _flash_attention(q, k, v, documents)
+    """Causal attention on (batch, seq, heads, head_dim); with `documents`, no token attends across a document.
+
+    Unmasked, it runs the flash-attn package's kernel when installed (CUDA, half precision), else SDPA's own
+    FlashAttention kernel; with a document mask, SDPA's memory-efficient kernel.
+    """
+    if documents is None and flash_attn_func is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
+        return flash_attn_func(q, k, v, causal=True)  # grouped heads are native
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))
     groups = q.shape[1] // k.shape[1]
-    if documents is None:  # the FlashAttention kernel of SDPA: causal, grouped heads supported
+    if documents is None:
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=groups > 1)
-    else:  # a mask needs the memory-efficient kernel, which wants every query head's keys spelled out
+    else:  # the kernels that take a mask want every query head's keys spelled out
         k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
         seq = documents.shape[-1]
         causal = torch.ones(seq, seq, dtype=torch.bool, device=q.device).tril()
         mask = (documents[:, :, None] == documents[:, None, :]) & causal
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
     return out.transpose(1, 2)
-
-
-def _flash_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, documents: torch.Tensor | None) -> torch.Tensor:
-    """The flash-attn kernels; packed documents become variable-length sequences (cu_seqlens), GQA is native."""
-    if documents is None:
-        return flash_attn_func(q, k, v, causal=True)
-    batch, seq = documents.shape
-    segments = (documents + torch.arange(batch, device=documents.device)[:, None] * seq).flatten()
-    starts = torch.ones_like(segments, dtype=torch.bool)
-    starts[1:] = segments[1:] != segments[:-1]
-    boundaries = torch.nonzero(starts).flatten()
-    cu_seqlens = F.pad(boundaries, (0, 1), value=segments.numel()).to(torch.int32)
-    longest = int((cu_seqlens[1:] - cu_seqlens[:-1]).max())
-    out = flash_attn_varlen_func(
-        q.flatten(0, 1), k.flatten(0, 1), v.flatten(0, 1), cu_seqlens, cu_seqlens, longest, longest, causal=True
-    )
-    return out.view(q.shape)
 
 
 class RMSNorm(nn.Module):

@@ -7,6 +7,8 @@ gradients over ranks, so the update is that of the mean loss over the global bat
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -134,6 +136,9 @@ class Trainer:
     def run(self) -> RunResult:
         """Validate, train to the last step (logging, validating, checkpointing), validate, save, export."""
         config, out = self.config, self.config.output_dir
+        if self.world.is_main:  # the resolved config next to its results, overrides and defaults included
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
         self.log = MetricsLog(
             out / "metrics.jsonl", self.world.is_main, config.train.steps, self.step, config.log.progress
         )
@@ -151,6 +156,7 @@ class Trainer:
         return RunResult(out, self.step, before, after)
 
     def train_steps(self) -> None:
+        """Optimizer steps up to train.steps, with metrics, validation and checkpoints on their schedules."""
         config = self.config
         tokens_per_step = config.train.global_batch_size * config.data.seq_len
         flops_token = flops_per_token(self.args, config.data.seq_len)
@@ -160,13 +166,16 @@ class Trainer:
             loss, lr, grad_norm = self.train_step()
             window_steps += 1
             if self.step % config.log.every_steps == 0 or self.step == config.train.steps:
+                # Reading the values waits for the device, so the clock below covers the work, not its queueing.
+                loss_value = _mean_over_ranks(loss, self.world)
+                norm_value = float(grad_norm.full_tensor() if isinstance(grad_norm, DTensor) else grad_norm)
                 seconds = time.perf_counter() - window_start
                 record = {
                     "kind": "train",
                     "step": self.step,
-                    "loss": _mean_over_ranks(loss, self.world),
+                    "loss": loss_value,
                     "lr": lr,
-                    "grad_norm": float(grad_norm.full_tensor() if isinstance(grad_norm, DTensor) else grad_norm),
+                    "grad_norm": norm_value,
                     "tokens": self.step * tokens_per_step,
                     **throughput(window_steps * tokens_per_step, seconds, self.world.world_size, flops_token, peak),
                     "peak_memory_gb": peak_memory_gb(self.world.device),
@@ -232,6 +241,7 @@ class Trainer:
         return loss
 
     def save(self) -> None:
+        """A checkpoint of the current step (every rank takes part)."""
         save_checkpoint(
             self.checkpoints,
             self.step,
@@ -255,9 +265,6 @@ def _check_same_tokenizer(corpora: list[Corpus]) -> None:
     """Blended manifests must share one tokenizer: same vocabulary, EOS and (when recorded) file hash."""
     first = corpora[0]
     for corpus in corpora[1:]:
-        if (corpus.vocab_size, corpus.eos_id, corpus.tokenizer_sha256) != (
-            first.vocab_size,
-            first.eos_id,
-            first.tokenizer_sha256,
-        ):
+        facts = (corpus.vocab_size, corpus.eos_id, corpus.tokenizer_sha256)
+        if facts != (first.vocab_size, first.eos_id, first.tokenizer_sha256):
             raise DataError(f"{corpus.manifest}: its tokenizer differs from that of {first.manifest}; cannot blend")

@@ -20,8 +20,8 @@ from protego import Protego
 from tqdm import tqdm
 
 from gap_replay.documents import Document
-from gap_replay.http import FetchLog, HttpError, PoliteClient
-from gap_replay.sources.base import FetchSummary, ParseError
+from gap_replay.http import HttpError, PoliteClient
+from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 from gap_replay.sources.guidelines.extract import html_to_markdown, pdf_to_markdown
 
 NAME = "guidelines"
@@ -123,24 +123,14 @@ def crawl(
     documents are in place."""
     summary = FetchSummary(f"{NAME}/{key}")
     urls = select(sitemap_urls(client, start_urls, summary), include, exclude, None)
-    log = FetchLog(raw_dir / "fetch_log.jsonl")
+    log = fetch_log(raw_dir)
     names = file_names(urls)
     with tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None) as progress:
         for url in urls:
             if limit is not None and summary.downloaded + summary.skipped >= limit:
                 break
-            try:
-                record, downloaded_now = client.download(url, raw_dir / names[url], log)
-            except HttpError as error:
-                summary.failed += 1
-                summary.errors.append(f"{url}: {error.reason}")
-                continue
-            if downloaded_now:
-                summary.downloaded += 1
-                summary.bytes += record.bytes
-            else:
-                summary.skipped += 1
-            progress.update()
+            if summary.download(client, url, raw_dir / names[url], log):
+                progress.update()
     return summary
 
 
