@@ -117,21 +117,25 @@ def _corpus(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> None:
 def _parse(source: str, files: Sequence[Path], out: Path) -> int:
     from gap_replay.beam.parse import parse_file
     from gap_replay.documents import Document, write_jsonl
+    from gap_replay.sources.base import Deletion
 
     failures = 0
 
     def documents():
         nonlocal failures
         for path in files:
-            count = 0
+            count = deletions = 0
             for item in parse_file(source, str(path)):
                 if isinstance(item, Document):
                     count += 1
                     yield item
+                elif isinstance(item, Deletion):
+                    deletions += 1
                 else:
                     failures += 1
                     print(f"{path}: {item['detail']}", file=sys.stderr)
-            print(f"{path}: {count} documents", file=sys.stderr)
+            withdrawn = f", {deletions} deletions" if deletions else ""
+            print(f"{path}: {count} documents{withdrawn}", file=sys.stderr)
 
     total = write_jsonl(documents(), out)
     print(f"wrote {total} documents to {out}")

@@ -134,6 +134,7 @@ class MinHashConfig(Strict):
 
 
 class DedupConfig(Strict):
+    prefer_full_text: bool = True
     exact: bool = True
     minhash: MinHashConfig = MinHashConfig()
     source_priority: list[str] = ["pmc", "guidelines", "pubmed", "replay"]

@@ -12,10 +12,10 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from gap_replay.beam import counters
-from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup
+from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText
 from gap_replay.beam.filters import ApplyQualityRules, CleanDocuments, DetectLanguage
 from gap_replay.beam.io import WriteCurated
-from gap_replay.beam.parse import ParseFiles
+from gap_replay.beam.parse import DELETIONS, ParseFiles
 from gap_replay.beam.rejects import REJECTS, WriteRejects
 from gap_replay.cards import dataset_card
 from gap_replay.documents import Document
@@ -72,7 +72,9 @@ class Curate(beam.PTransform):
         priority = recipe.dedup.source_priority
 
         options = {"pmc": {"max_table_cells": sources.pmc.max_table_cells}}
-        parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits, options)).with_outputs(REJECTS, main="documents")
+        parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits, options)).with_outputs(
+            REJECTS, DELETIONS, main="documents"
+        )
         cleaned = parsed.documents | "Clean" >> beam.ParDo(
             CleanDocuments({name: config.clean for name, config in configs.items()})
         ).with_outputs(REJECTS, main="documents")
@@ -83,7 +85,10 @@ class Curate(beam.PTransform):
             ApplyQualityRules({name: config.filters for name, config in configs.items()})
         ).with_outputs(REJECTS, main="documents")
         stages = [parsed, cleaned, languages, quality]
-        stages.append(quality.documents | "LatestVersion" >> LatestVersion(priority))
+        latest = {"documents": quality.documents, "deletions": parsed[DELETIONS]}
+        stages.append(latest | "LatestVersion" >> LatestVersion(priority))
+        if recipe.dedup.prefer_full_text:
+            stages.append(stages[-1].documents | "PreferFullText" >> PreferFullText())
         if recipe.dedup.exact:
             stages.append(stages[-1].documents | "ExactDedup" >> ExactDedup(priority))
         if recipe.dedup.minhash.enabled:

@@ -1,7 +1,8 @@
 """What every source module answers: how to get its raw bytes, and how to turn them into Documents.
 
 A source module exposes `NAME`, `RAW_PATTERNS` (globs under `raw/<source>/` that its parser reads),
-`fetch(config, raw_dir, client) -> FetchSummary` (network) and `parse(stream, name) -> Iterator[Document]` (pure).
+`fetch(config, raw_dir, client) -> FetchSummary` (network) and `parse(stream, name) -> Iterator[Document]` (pure;
+a source with update files may also yield `Deletion`s).
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ FETCH_LOG = "fetch_log.jsonl"
 def fetch_log(raw_dir: Path) -> FetchLog:
     """The fetch log of one source's raw folder (`raw/<source>/fetch_log.jsonl`)."""
     return FetchLog(raw_dir / FETCH_LOG)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A source's statement that a record is withdrawn as of `revision` (PubMed's DeleteCitation).
+
+    `revision` is on the scale of `Document.meta["revision"]`: a document of that id with a lower revision goes.
+    """
+
+    id: str
+    revision: int
 
 
 class ParseError(Exception):

@@ -7,13 +7,14 @@ import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
 from gap_replay.beam import counters
-from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup
+from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText
 from gap_replay.beam.filters import ApplyQualityRules, DetectLanguage
 from gap_replay.beam.parse import ParseFiles
 from gap_replay.beam.rejects import REJECTS
 from gap_replay.documents import Document
 from gap_replay.pipelines.options import pipeline_options
 from gap_replay.recipe import FilterConfig, LanguageConfig, MinHashConfig
+from gap_replay.sources.base import Deletion
 
 PRIORITY = ["pmc", "guidelines", "pubmed", "replay"]
 
@@ -80,9 +81,54 @@ def test_near_duplicates_collapse_to_the_rule_survivor_with_its_cluster():
 def test_latest_version_of_an_id_wins():
     docs = [doc("pubmed:7", meta={"version": 1}), doc("pubmed:7", ABSTRACT + " Revised.", meta={"version": 2})]
     pipeline = beam.Pipeline(options=pipeline_options())
-    outputs = pipeline | beam.Create(docs) | LatestVersion(PRIORITY)
+    inputs = {"documents": pipeline | "Docs" >> beam.Create(docs), "deletions": pipeline | "None" >> beam.Create([])}
+    outputs = inputs | LatestVersion(PRIORITY)
     assert_that(outputs.documents | beam.Map(lambda d: d.meta["version"]), equal_to([2]))
     pipeline.run().wait_until_finish()
+
+
+def test_a_later_update_file_revises_and_a_later_deletion_removes():
+    docs = [
+        doc("pubmed:1", meta={"revision": 1}),
+        doc("pubmed:1", ABSTRACT + " Corrected.", meta={"revision": 3}),
+        doc("pubmed:2", meta={"revision": 1}),
+        doc("pubmed:3", meta={"revision": 5}),
+    ]
+    deletions = [Deletion("pubmed:2", 3), Deletion("pubmed:3", 4)]
+    pipeline = beam.Pipeline(options=pipeline_options())
+    inputs = {
+        "documents": pipeline | "Docs" >> beam.Create(docs),
+        "deletions": pipeline | "Dels" >> beam.Create(deletions),
+    }
+    outputs = inputs | LatestVersion(PRIORITY)
+    assert_that(
+        outputs.documents | beam.Map(lambda d: (d.id, d.meta["revision"])),
+        equal_to([("pubmed:1", 3), ("pubmed:3", 5)]),
+        "kept",
+    )
+    assert_that(
+        outputs[REJECTS] | beam.Map(lambda r: (r["id"], r["reason"])),
+        equal_to([("pubmed:1", "superseded_version"), ("pubmed:2", "deleted")]),
+        "rejected",
+    )
+    stats = counters.collect(pipeline.run())
+    assert stats["pubmed"]["dropped"] == {"superseded_version": 1, "deleted": 1}
+
+
+def test_an_abstract_whose_full_text_is_in_the_corpus_is_dropped():
+    docs = [
+        doc("pubmed:11", meta={"pmid": "11", "pmcid": None}),
+        doc("pubmed:12", meta={"pmid": "12", "pmcid": "PMC9"}),
+        doc("pubmed:13", meta={"pmid": "13"}),
+        doc("pmc:PMC1", "Full text one.", meta={"pmid": "11", "pmcid": "PMC1"}),
+        doc("pmc:PMC9", "Full text nine.", meta={"pmid": None, "pmcid": "PMC9"}),
+    ]
+    run(
+        docs,
+        PreferFullText(),
+        ["pmc:PMC1", "pmc:PMC9", "pubmed:13"],
+        [("pubmed:11", "full_text_available"), ("pubmed:12", "full_text_available")],
+    )
 
 
 def test_language_filter_drops_what_the_recipe_does_not_keep():

@@ -1,4 +1,5 @@
-"""Deduplication on Beam: one version per id, exact duplicates by normalised text, near duplicates by MinHash LSH.
+"""Deduplication on Beam: one version per id, full text over abstract, exact duplicates by normalised text, near
+duplicates by MinHash LSH.
 
 Survivors follow `survivor_key` (full text over abstract, newest, most permissive licence, ...), never chance.
 Near dedup shuffles only small band keys, links documents that share a band, and resolves connected components on
@@ -7,7 +8,7 @@ one worker from the (sparse) duplicate edges, as datatrove does; documents then 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -24,63 +25,133 @@ from gap_replay.recipe import MinHashConfig
 Edge = tuple[str, str]
 
 
-class _KeepSurvivor(beam.DoFn):
-    """(key, documents) -> the survivor; the others are rejected with `reason` (or as exact duplicates when their
-    text is the survivor's), naming the survivor."""
+def _reject_duplicates(survivor: Document, duplicates: Iterable[Document], reason: str) -> Iterator[TaggedOutput]:
+    """Rejects naming the survivor; one with the survivor's very text is an exact duplicate, whatever the step."""
+    for duplicate in duplicates:
+        why = "exact_duplicate" if duplicate.text == survivor.text else reason
+        counters.dropped(duplicate.source, why)
+        yield TaggedOutput(REJECTS, reject_record(why, f"kept {survivor.id}", document=duplicate))
 
-    def __init__(self, source_priority: Sequence[str], reason: str) -> None:
+
+class _KeepNewest(beam.DoFn):
+    """(id, {documents, deletions}) -> the newest revision, unless a deletion at least as new withdrew the record."""
+
+    def __init__(self, source_priority: Sequence[str]) -> None:
         self._priority = tuple(source_priority)
-        self._reason = reason
 
-    def process(self, group: tuple[Any, Iterable[Document]]) -> Iterator[Document | TaggedOutput]:
-        docs = sorted(group[1], key=lambda doc: survivor_key(doc, self._priority))
-        survivor, duplicates = docs[0], docs[1:]
-        for duplicate in duplicates:
-            reason = "exact_duplicate" if duplicate.text == survivor.text else self._reason
-            counters.dropped(duplicate.source, reason)
-            yield TaggedOutput(REJECTS, reject_record(reason, f"kept {survivor.id}", document=duplicate))
-        yield survivor
+    def process(self, group: tuple[str, dict[str, list]]) -> Iterator[Document | TaggedOutput]:
+        docs = sorted(group[1]["document"], key=lambda doc: survivor_key(doc, self._priority))
+        if not docs:
+            return
+        newest = docs[0]
+        deleted_at = max(group[1]["deletion"], default=None)
+        if deleted_at is not None and deleted_at >= newest.meta.get("revision", 0):
+            for doc in docs:
+                counters.dropped(doc.source, "deleted")
+                yield TaggedOutput(REJECTS, reject_record("deleted", f"deleted in revision {deleted_at}", document=doc))
+            return
+        yield from _reject_duplicates(newest, docs[1:], "superseded_version")
+        yield newest
 
 
-class _Collapse(beam.PTransform):
-    """Documents that share `key(doc)` collapse to their survivor; the others are rejected with `reason`."""
+class LatestVersion(beam.PTransform):
+    """One document per id: the newest revision of a record wins (an update file's over the baseline's), and a
+    later deletion (PubMed's DeleteCitation) removes it. Input: {"documents": ..., "deletions": ...}."""
 
-    def __init__(self, key: Callable[[Document], str], reason: str, source_priority: Sequence[str]) -> None:
+    def __init__(self, source_priority: Sequence[str]) -> None:
         super().__init__()
-        self._key = key
-        self._reason = reason
+        self._priority = tuple(source_priority)
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.pvalue.DoOutputsTuple:
+        documents = inputs["documents"] | "KeyById" >> beam.Map(lambda doc: (doc.id, doc))
+        deletions = inputs["deletions"] | "KeyDeletion" >> beam.Map(lambda deletion: (deletion.id, deletion.revision))
+        return (
+            {"document": documents, "deletion": deletions}
+            | "GroupById" >> beam.CoGroupByKey()
+            | "KeepNewest" >> beam.ParDo(_KeepNewest(self._priority)).with_outputs(REJECTS, main="documents")
+        )
+
+
+class _KeepSurvivor(beam.DoFn):
+    """(key, documents) -> the rule survivor; the others are rejected as exact duplicates, naming the survivor."""
+
+    def __init__(self, source_priority: Sequence[str]) -> None:
+        self._priority = tuple(source_priority)
+
+    def process(self, group: tuple[str, Iterable[Document]]) -> Iterator[Document | TaggedOutput]:
+        docs = sorted(group[1], key=lambda doc: survivor_key(doc, self._priority))
+        yield from _reject_duplicates(docs[0], docs[1:], "exact_duplicate")
+        yield docs[0]
+
+
+class ExactDedup(beam.PTransform):
+    """Documents whose normalised text is identical (digits kept) collapse to one survivor."""
+
+    def __init__(self, source_priority: Sequence[str]) -> None:
+        super().__init__()
         self._priority = tuple(source_priority)
 
     def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
         return (
             docs
-            | "Key" >> beam.Map(lambda doc, key: (key(doc), doc), self._key)
-            | "Group" >> beam.GroupByKey()
-            | "KeepSurvivor"
-            >> beam.ParDo(_KeepSurvivor(self._priority, self._reason)).with_outputs(REJECTS, main="documents")
+            | "KeyByText" >> beam.Map(lambda doc: (exact_key(doc.text), doc))
+            | "GroupByText" >> beam.GroupByKey()
+            | "KeepSurvivor" >> beam.ParDo(_KeepSurvivor(self._priority)).with_outputs(REJECTS, main="documents")
         )
 
 
-def _document_id(doc: Document) -> str:
-    return doc.id
+def article_keys(doc: Document) -> list[str]:
+    """The identifiers that name a document's article across PubMed and PMC: `pmid:<n>`, `pmcid:PMC<n>`."""
+    keys = []
+    if doc.meta.get("pmid"):
+        keys.append(f"pmid:{doc.meta['pmid']}")
+    if doc.meta.get("pmcid"):
+        keys.append(f"pmcid:{str(doc.meta['pmcid']).upper()}")
+    return keys
 
 
-def _text_key(doc: Document) -> str:
-    return exact_key(doc.text)
+class _DropAbstracts(beam.DoFn):
+    """(id, {document, full_text}) -> the document, unless it is an abstract whose full text is in the corpus."""
+
+    def process(self, joined: tuple[str, dict[str, list]]) -> Iterator[Document | TaggedOutput]:
+        full_text = min(joined[1]["full_text"], default=None)
+        for doc in joined[1]["document"]:
+            if full_text is None:
+                yield doc
+            else:
+                counters.dropped(doc.source, "full_text_available")
+                yield TaggedOutput(REJECTS, reject_record("full_text_available", f"kept {full_text}", document=doc))
 
 
-class LatestVersion(_Collapse):
-    """One document per id: a revised record (a newer PubMed version, a re-fetched page) replaces the older one."""
+class PreferFullText(beam.PTransform):
+    """Drops a PubMed abstract whose article is in the corpus as PMC full text, joined by PMID and PMCID (an id
+    join before MinHash: an abstract and its paper are too different in length for near dedup to pair them)."""
 
-    def __init__(self, source_priority: Sequence[str]) -> None:
-        super().__init__(_document_id, "superseded_version", source_priority)
+    def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+        def keyed(source: str, label: str) -> beam.PCollection:
+            return (
+                docs
+                | f"{label}Only" >> beam.Filter(lambda doc: doc.source == source)
+                | f"{label}Keys" >> beam.FlatMap(lambda doc: [(key, doc.id) for key in article_keys(doc)])
+            )
 
-
-class ExactDedup(_Collapse):
-    """Documents whose normalised text is identical (digits kept) collapse to one survivor."""
-
-    def __init__(self, source_priority: Sequence[str]) -> None:
-        super().__init__(_text_key, "exact_duplicate", source_priority)
+        full_text_of = (
+            {"abstract": keyed("pubmed", "Abstract"), "full_text": keyed("pmc", "FullText")}
+            | "JoinArticles" >> beam.CoGroupByKey()
+            | "AbstractToPaper"
+            >> beam.FlatMap(
+                lambda joined: (
+                    [(abstract, min(joined[1]["full_text"])) for abstract in joined[1]["abstract"]]
+                    if joined[1]["full_text"]
+                    else []
+                )
+            )
+        )
+        return (
+            {"document": docs | "KeyById" >> beam.Map(lambda doc: (doc.id, doc)), "full_text": full_text_of}
+            | "JoinDocuments" >> beam.CoGroupByKey()
+            | "DropAbstracts" >> beam.ParDo(_DropAbstracts()).with_outputs(REJECTS, main="documents")
+        )
 
 
 class _BandKeys(beam.DoFn):

@@ -19,6 +19,9 @@ from gap_replay.beam import counters
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.documents import Document
 from gap_replay.sources import Parser, parser_for, source_of
+from gap_replay.sources.base import Deletion
+
+DELETIONS = "deletions"
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class ParseFiles(beam.DoFn):
         return self._parsers[key]
 
     def process(self, item: tuple[str, str]) -> Iterator[Document | TaggedOutput]:
+        """Documents on the main output, `Deletion`s on DELETIONS, a damaged file's reject on REJECTS."""
         key, path = item
         source = source_of(key)
         limit = self._limits.get(source)
@@ -51,6 +55,10 @@ class ParseFiles(beam.DoFn):
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
                 for doc in parse(stream, path, **self._options.get(source, {})):
+                    if isinstance(doc, Deletion):
+                        counters.count(source, "deletions")
+                        yield TaggedOutput(DELETIONS, doc)
+                        continue
                     parsed += 1
                     yield doc
                     if limit is not None and parsed >= limit:
@@ -63,7 +71,7 @@ class ParseFiles(beam.DoFn):
         counters.count(source, "parsed", parsed)
 
 
-def parse_file(key: str, path: str) -> Iterator[dict[str, Any] | Document]:
-    """Run ParseFiles outside Beam (for `gap-replay parse`): Documents, then reject records as dicts."""
+def parse_file(key: str, path: str) -> Iterator[Document | Deletion | dict[str, Any]]:
+    """Run ParseFiles outside Beam (for `gap-replay parse`): Documents, Deletions, and reject records as dicts."""
     for output in ParseFiles().process((key, path)):
         yield output.value if isinstance(output, TaggedOutput) else output

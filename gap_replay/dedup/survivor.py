@@ -1,9 +1,9 @@
 """Which member of a duplicate cluster survives: a rule, not the order in which a runner happened to see them.
 
-The rule, most important first: the preferred source (full text over abstract), the newest version, the latest
-update (PMC's `last_updated`), then the newest date, the most permissive licence, the longer text, and finally the
-smaller id. `survivor_key` turns a document into a sort key of plain ints and strings, so a Beam shuffle can carry
-keys instead of whole documents.
+The rule, most important first: the preferred source (full text over abstract), the newest revision (a later
+update file), the newest version, the latest update (PMC's `last_updated`), then the newest date, the most
+permissive licence, the longer text, and finally the smaller id. `survivor_key` turns a document into a sort key of
+plain ints and strings, so a Beam shuffle can carry keys instead of whole documents.
 """
 
 from __future__ import annotations
@@ -71,8 +71,10 @@ def _date_order(date: str | None) -> tuple[int, int]:
 def survivor_key(doc: Document, source_priority: Sequence[str]) -> tuple:
     """Sort key of a document in its duplicate cluster: the smallest key survives."""
     source_rank = source_priority.index(doc.source) if doc.source in source_priority else len(source_priority)
+    revision = doc.meta.get("revision")
     return (
         source_rank,
+        -revision if isinstance(revision, int) else 0,
         *_version_order(doc.meta.get("version")),
         *_date_order(doc.meta.get("last_updated")),
         *_date_order(doc.date),
