@@ -1,0 +1,72 @@
+"""The `gap-replay` command line: exit codes, messages naming the file and reason, and what it writes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from gap_replay.cli import main
+from gap_replay.documents import read_jsonl
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_bad_recipe_exits_2_naming_the_file_and_the_key(tmp_path, capsys):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text("name: bad\ndedup:\n  minhash:\n    bandz: 4\n")
+    assert main(["fetch", "--recipe", str(recipe)]) == 2
+    error = capsys.readouterr().err
+    assert str(recipe) in error and "dedup.minhash.bandz: unknown key" in error
+
+
+def test_beam_options_are_refused_where_no_pipeline_runs():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fetch", "--runner=DataflowRunner"])
+    assert exit_info.value.code == 2
+
+
+def test_parse_writes_the_documents_of_local_files(tmp_path, capsys):
+    out = tmp_path / "docs.jsonl"
+    assert main(["parse", "pubmed", str(FIXTURES / "pubmed" / "articles.xml"), "--out", str(out)]) == 0
+    docs = list(read_jsonl(out))
+    assert docs and all(doc.id.startswith("pubmed:") for doc in docs)
+    assert f"wrote {len(docs)} documents" in capsys.readouterr().out
+
+
+def test_parse_of_a_damaged_file_keeps_the_good_records_and_exits_1(tmp_path, capsys):
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"text": "kept before the break", "meta": {}}\n' * 40)[:-25])
+    out = tmp_path / "docs.jsonl"
+    assert main(["parse", "replay", str(broken), "--out", str(out)]) == 1
+    assert len(list(read_jsonl(out))) > 0
+    assert str(broken) in capsys.readouterr().err
+
+
+def test_parse_of_an_unknown_source_is_a_clear_error(tmp_path, capsys):
+    assert main(["parse", "guidelines/nowhere", str(tmp_path / "x.html"), "--out", str(tmp_path / "o.jsonl")]) == 2
+    assert "unknown guideline organisation 'nowhere'" in capsys.readouterr().err
+
+
+def test_inspect_verify_passes_on_good_shards_and_fails_on_a_flipped_byte(tmp_path, capsys):
+    from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
+    from gap_replay.shards.manifest import ShardEntry, build_manifest, write_manifest
+
+    with IndexedDatasetWriter(tmp_path / "train-00000-of-00001", dtype_for_vocab(100)) as writer:
+        writer.add_document([5, 6, 0])
+        writer.add_document([7, 0])
+    files = writer.close()
+    entry = ShardEntry.from_files("train-00000-of-00001", "train", files, {"pubmed": 5}, {"pubmed": 2})
+    tokenizer = {"name": "t", "vocab_size": 100, "eos_id": 0, "eos_token": "<eos>", "sha256": "0" * 64}
+    write_manifest(build_manifest("t", {}, "0" * 64, tokenizer, "uint16", [entry]), tmp_path / "manifest.json")
+
+    assert main(["inspect", str(tmp_path / "manifest.json"), "--verify"]) == 0
+    assert "verified" in capsys.readouterr().out
+    data = bytearray((tmp_path / "train-00000-of-00001.bin").read_bytes())
+    data[0] ^= 1
+    (tmp_path / "train-00000-of-00001.bin").write_bytes(bytes(data))
+    assert main(["inspect", str(tmp_path / "manifest.json"), "--verify"]) == 1
+    assert "train-00000-of-00001" in capsys.readouterr().err
+    assert json.loads((tmp_path / "manifest.json").read_text())["totals"]["train"]["tokens"] == 5
