@@ -1,4 +1,4 @@
-"""`gap-replay`: fetch | curate | build | card | corpus | parse | inspect | train.
+"""`gap-replay`: fetch | curate | build | card | corpus | download | parse | inspect | train.
 
 Arguments a command does not know are Beam pipeline options (`--runner`, `--project`, ...) and go to Beam.
 """
@@ -43,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("source", help="pubmed, pmc, replay or guidelines/<organisation>")
     parse.add_argument("files", nargs="+", type=Path)
     parse.add_argument("--out", required=True, type=Path, help="output .jsonl or .jsonl.gz")
+    download = commands.add_parser("download", help="fetch and verify the shards another machine published")
+    download.add_argument("manifest_url", help="manifest.json as http(s)://, gs://, s3://, file:// or a local path")
+    download.add_argument("dest", type=Path, help="local folder for the manifest and its shards")
+    download.add_argument("--workers", type=int, default=4, help="parallel downloads")
     inspect = commands.add_parser("inspect", help="summarise a manifest or a shard; --verify checks every byte")
     inspect.add_argument("path", type=Path)
     inspect.add_argument("--verify", action="store_true", help="check sizes, sha256, EOS and totals of every shard")
@@ -142,6 +146,15 @@ def _parse(source: str, files: Sequence[Path], out: Path) -> int:
     return 1 if failures else 0
 
 
+def _download(manifest_url: str, dest: Path, workers: int) -> int:
+    from gap_replay.shards.download import download
+
+    manifest = download(manifest_url, dest, workers=workers)
+    tokens = sum(shard["tokens"] for shard in manifest["shards"])
+    print(f"downloaded and verified {len(manifest['shards'])} shards ({tokens:,} tokens) into {dest}")
+    return 0
+
+
 def _inspect(path: Path, verify: bool) -> int:
     from gap_replay.shards.manifest import summarize
     from gap_replay.shards.manifest import verify as verify_manifest
@@ -171,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _parse(args.source, args.files, args.out)
         if args.command == "inspect":
             return _inspect(args.path, args.verify)
+        if args.command == "download":
+            return _download(args.manifest_url, args.dest, args.workers)
         recipe, sha256 = _load(args)
         if args.command == "fetch":
             _fetch(recipe, args.sources.split(",") if args.sources else None)

@@ -1,18 +1,22 @@
 """PubMed: NLM's baseline and update files (`pubmedYYnNNNN.xml.gz`, md5-verified), parsed as title + abstract.
 
-Fetch reads NCBI's folder listings and downloads each file against its `.md5`. Parse streams the XML with
-`lxml.etree.iterparse`, clearing each record once it is turned into a Document, so memory stays flat on a
-200 MB file. Both the current `PubmedArticleSet` layout and the legacy (2016) `MedlineCitationSet` one are read.
-Articles without abstract text yield nothing; `DeleteCitation` blocks are skipped here.
+Fetch reads NCBI's folder listings and downloads each file against its `.md5`. Parse inflates the file in chunks
+and feeds them to an `lxml` pull parser, clearing each record once it is turned into a Document, so memory stays
+flat on a 200 MB file; records are read by walking their children once (lxml's path lookups cost more than the
+rest of a record). Both the current `PubmedArticleSet` layout and the legacy (2016) `MedlineCitationSet` one are
+read. Articles without abstract text yield nothing.
+
+Update semantics: every Document carries `meta["revision"]`, the number of the file it came from (NLM numbers
+update files after the baseline), and each PMID of a `DeleteCitation` block becomes a `Deletion` with that same
+revision. Curate keeps the newest version of a PMID and drops it when a Deletion is at least as new.
 """
 
 from __future__ import annotations
 
 import datetime
-import gzip
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +26,7 @@ from tqdm import tqdm
 from gap_replay.documents import Document
 from gap_replay.http import FetchLog, HttpError, PoliteClient
 from gap_replay.recipe import PubMedConfig
-from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
+from gap_replay.sources.base import Deletion, FetchSummary, ParseError, fetch_log
 
 NAME = "pubmed"
 RAW_PATTERNS = ("**/*.xml.gz", "**/*.xml")
@@ -30,10 +34,15 @@ RAW_PATTERNS = ("**/*.xml.gz", "**/*.xml")
 LICENSE = "NLM-PubMed-terms"
 ARTICLE_URL = "https://pubmed.ncbi.nlm.nih.gov/{pmid}/"
 FILE_NAME = re.compile(r"pubmed\d{2}n\d{4}\.xml\.gz")
+# The number NNNN of an NLM file name orders revisions; 2016-era update files were named `medlineYYnNNNN`.
+NUMBERED_FILE = re.compile(r"(?:pubmed|medline)\d{2}n(?P<number>\d{4})\.xml(?:\.gz)?")
 HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 MD5_LINE = re.compile(r"MD5\((?P<name>[^)]+)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})")
 ROOTS = ("PubmedArticleSet", "MedlineCitationSet")
+RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "DeleteCitation")
 GZIP_MAGIC = b"\x1f\x8b"
+READ_BYTES = 1 << 16  # compressed bytes per read; measured fastest with the pull parser (see bench_parse)
+FEED_BYTES = 1 << 20  # at most this much XML per feed, so a highly compressed stretch cannot balloon memory
 
 RETRACTION_TYPES = frozenset({"Retraction of Publication", "Retracted Publication"})
 RETRACTION_REFS = frozenset({"RetractionOf", "RetractionIn"})
@@ -54,6 +63,14 @@ MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
 )}  # fmt: skip
 MEDLINE_DATE = re.compile(r"\b(?P<year>\d{4})\b(?:\s+(?P<month>[A-Za-z]{3,}))?")
+NLM_PMCID = re.compile(r"PMC\d+")
+
+# The children a record is read for; the rest (authors, references, history, grants) is never visited.
+RECORD_PARTS = frozenset({"MedlineCitation", "PubmedData"})
+CITATION_PARTS = frozenset(
+    {"PMID", "Article", "DateRevised", "MeshHeadingList", "KeywordList", "CommentsCorrectionsList", "OtherID"}
+)
+ARTICLE_PARTS = frozenset({"Journal", "ArticleTitle", "ELocationID", "Abstract", "Language", "PublicationTypeList"})
 
 
 # --- fetch -------------------------------------------------------------------------------------------------------
@@ -115,7 +132,36 @@ def flat_text(element: etree._Element | None) -> str:
     """All text inside an element (inline markup such as <i>, <sup>, MathML flattened), whitespace collapsed."""
     if element is None:
         return ""
-    return " ".join("".join(element.itertext()).split())
+    text = etree.tostring(element, method="text", encoding="unicode", with_tail=False) if len(element) else element.text
+    return " ".join(text.split()) if text else ""
+
+
+def _children(element: etree._Element, tags: frozenset[str]) -> dict[str, list[etree._Element]]:
+    """The children whose tag is in `tags`, grouped by tag in document order: one pass, no path lookups."""
+    groups: dict[str, list[etree._Element]] = {}
+    for child in element:
+        tag = child.tag
+        if tag in tags:
+            groups.setdefault(tag, []).append(child)
+    return groups
+
+
+def _first(groups: dict[str, list[etree._Element]], tag: str) -> etree._Element | None:
+    found = groups.get(tag)
+    return found[0] if found else None
+
+
+def _child(element: etree._Element | None, tag: str) -> etree._Element | None:
+    """The first child with `tag`: a loop over the children, cheaper than lxml's path-based `find`."""
+    for child in element if element is not None else ():
+        if child.tag == tag:
+            return child
+    return None
+
+
+def _texts(elements: Iterable[etree._Element]) -> list[str]:
+    """The non-empty flattened texts of `elements`, in order."""
+    return [text for text in map(flat_text, elements) if text]
 
 
 def abstract_paragraphs(abstract: etree._Element | None) -> list[str]:
@@ -124,7 +170,9 @@ def abstract_paragraphs(abstract: etree._Element | None) -> list[str]:
         return []
     paragraphs = []
     has_text = False
-    for part in abstract.iterfind("AbstractText"):
+    for part in abstract:
+        if part.tag != "AbstractText":
+            continue
         text = flat_text(part)
         label = " ".join((part.get("Label") or "").split())
         has_text = has_text or bool(text)
@@ -154,19 +202,19 @@ def medline_date(value: str) -> str | None:
 
 
 def pub_date(element: etree._Element | None) -> str | None:
-    """ISO date (YYYY-MM-DD, YYYY-MM or YYYY) of a journal PubDate; a Season gives the year only."""
+    """ISO date (YYYY-MM-DD, YYYY-MM or YYYY) of a PubDate or DateRevised; a Season gives the year only."""
     if element is None:
         return None
-    medline = element.findtext("MedlineDate")
-    if medline:
-        return medline_date(medline)
-    year = (element.findtext("Year") or "").strip()
-    if not re.fullmatch(r"\d{4}", year):
+    parts = {child.tag: child.text or "" for child in element}
+    if parts.get("MedlineDate"):
+        return medline_date(parts["MedlineDate"])
+    year = parts.get("Year", "").strip()
+    if not (len(year) == 4 and year.isdigit()):
         return None
-    month = month_number(element.findtext("Month"))
+    month = month_number(parts.get("Month"))
     if month is None:
         return year
-    day = (element.findtext("Day") or "").strip()
+    day = parts.get("Day", "").strip()
     try:
         return datetime.date(int(year), month, int(day)).isoformat()
     except ValueError:
@@ -178,61 +226,85 @@ def language_code(code: str) -> str:
     return LANGUAGES.get(code.lower(), code)
 
 
-def _texts(element: etree._Element, path: str) -> list[str]:
-    return [text for text in (flat_text(found) for found in element.iterfind(path)) if text]
+def revision_of(name: str) -> int:
+    """The file number NNNN of `pubmedYYnNNNN.xml(.gz)`, which orders baseline and update files; 0 for other names."""
+    match = NUMBERED_FILE.fullmatch(name.replace("\\", "/").rsplit("/", 1)[-1])
+    return int(match["number"]) if match else 0
 
 
-def _article_id(record: etree._Element, id_type: str) -> str | None:
-    for article_id in record.iterfind("PubmedData/ArticleIdList/ArticleId"):
-        if article_id.get("IdType") == id_type and flat_text(article_id):
-            return flat_text(article_id)
-    return None
+def _retracted(publication_types: list[str], corrections: etree._Element | None) -> bool:
+    if not RETRACTION_TYPES.isdisjoint(publication_types):
+        return True
+    return corrections is not None and any(reference.get("RefType") in RETRACTION_REFS for reference in corrections)
 
 
-def _doi(record: etree._Element, article: etree._Element) -> str | None:
-    if doi := _article_id(record, "doi"):
-        return doi
-    for location in article.iterfind("ELocationID"):
-        if location.get("EIdType") == "doi" and flat_text(location):
-            return flat_text(location)
-    return None
+def is_retracted(citation: etree._Element) -> bool:
+    """Whether a MedlineCitation is a retraction notice or a retracted publication (by type or cross-reference)."""
+    types = _child(_child(citation, "Article"), "PublicationTypeList")
+    return _retracted(_texts(types) if types is not None else [], _child(citation, "CommentsCorrectionsList"))
 
 
-def _pmcid(record: etree._Element, citation: etree._Element) -> str | None:
-    """From PubmedData's ArticleIdList, or (legacy files) from an NLM OtherID like "PMC4688250 [Available on ...]"."""
-    if pmcid := _article_id(record, "pmc"):
-        return pmcid
-    for other in citation.iterfind("OtherID"):
-        match = re.match(r"PMC\d+", flat_text(other))
+def _journal(journal: etree._Element | None) -> tuple[str | None, str | None]:
+    """(title, ISO publication date) of an Article's Journal."""
+    if journal is None:
+        return None, None
+    return flat_text(_child(journal, "Title")) or None, pub_date(_child(_child(journal, "JournalIssue"), "PubDate"))
+
+
+def _article_ids(data: etree._Element | None) -> dict[str, str]:
+    """The first doi and pmc ids of PubmedData's own ArticleIdList (not those of its cited references)."""
+    ids: dict[str, str] = {}
+    id_list = _child(data, "ArticleIdList")
+    for article_id in id_list if id_list is not None else ():
+        kind = article_id.get("IdType")
+        if kind in ("doi", "pmc") and kind not in ids and (text := flat_text(article_id)):
+            ids[kind] = text
+    return ids
+
+
+def _doi(ids: dict[str, str], locations: list[etree._Element]) -> str | None:
+    """The ArticleIdList's doi, else the Article's ELocationID of type doi."""
+    if "doi" in ids:
+        return ids["doi"]
+    return next((text for loc in locations if loc.get("EIdType") == "doi" and (text := flat_text(loc))), None)
+
+
+def _pmcid(ids: dict[str, str], other_ids: list[etree._Element]) -> str | None:
+    """The ArticleIdList's pmc id, else (legacy files) an NLM OtherID like "PMC4688250 [Available on ...]"."""
+    if "pmc" in ids:
+        return ids["pmc"]
+    for other in other_ids:
+        match = NLM_PMCID.match(flat_text(other))
         if other.get("Source") == "NLM" and match:
             return match.group()
     return None
 
 
-def is_retracted(citation: etree._Element) -> bool:
-    """Whether a MedlineCitation is a retraction notice or a retracted publication (by type or cross-reference)."""
-    if RETRACTION_TYPES.intersection(_texts(citation, "Article/PublicationTypeList/PublicationType")):
-        return True
-    references = citation.iterfind("CommentsCorrectionsList/CommentsCorrections")
-    return any(reference.get("RefType") in RETRACTION_REFS for reference in references)
-
-
-def record_document(record: etree._Element, name: str) -> Document | None:
+def record_document(record: etree._Element, name: str, revision: int = 0) -> Document | None:
     """The Document of one PubmedArticle (or legacy MedlineCitation); None when it has no abstract text."""
-    citation = record if record.tag == "MedlineCitation" else record.find("MedlineCitation")
-    article = citation.find("Article") if citation is not None else None
+    if record.tag == "MedlineCitation":
+        citation, data = record, None
+    else:
+        parts = _children(record, RECORD_PARTS)
+        citation, data = _first(parts, "MedlineCitation"), _first(parts, "PubmedData")
+    cited = _children(citation, CITATION_PARTS) if citation is not None else {}
+    article = _first(cited, "Article")
     if article is None:
         return None
-    paragraphs = abstract_paragraphs(article.find("Abstract"))
+    described = _children(article, ARTICLE_PARTS)
+    paragraphs = abstract_paragraphs(_first(described, "Abstract"))
     if not paragraphs:
         return None
-    pmid_element = citation.find("PMID")
+    pmid_element = _first(cited, "PMID")
     pmid = flat_text(pmid_element)
     if not pmid:
         raise ParseError(f"{name}: an article (line {record.sourceline}) has no PMID")
     version = (pmid_element.get("Version") or "1").strip()
-    title = flat_text(article.find("ArticleTitle")) or None
-    languages = _texts(article, "Language")
+    title = flat_text(_first(described, "ArticleTitle")) or None
+    journal, date = _journal(_first(described, "Journal"))
+    languages = _texts(described.get("Language", []))
+    types = [text for found in described.get("PublicationTypeList", []) for text in _texts(found)]
+    ids = _article_ids(data)
     return Document(
         id=f"pubmed:{pmid}",
         source=NAME,
@@ -241,71 +313,68 @@ def record_document(record: etree._Element, name: str) -> Document | None:
         text="\n\n".join([title, *paragraphs] if title else paragraphs),
         url=ARTICLE_URL.format(pmid=pmid),
         license=LICENSE,
-        date=pub_date(article.find("Journal/JournalIssue/PubDate")),
+        date=date,
         lang=language_code(languages[0]) if languages else None,
         meta={
             "pmid": pmid,
             "version": int(version) if version.isdigit() else 1,
-            "journal": flat_text(article.find("Journal/Title")) or None,
-            "publication_types": _texts(article, "PublicationTypeList/PublicationType"),
-            "mesh": _texts(citation, "MeshHeadingList/MeshHeading/DescriptorName"),
-            "keywords": _texts(citation, "KeywordList/Keyword"),
-            "doi": _doi(record, article),
-            "pmcid": _pmcid(record, citation),
+            "revision": revision,
+            "date_revised": pub_date(_first(cited, "DateRevised")),
+            "journal": journal,
+            "publication_types": types,
+            "mesh": _texts(
+                descriptor
+                for headings in cited.get("MeshHeadingList", [])
+                for heading in headings
+                for descriptor in heading
+                if descriptor.tag == "DescriptorName"
+            ),
+            "keywords": [text for found in cited.get("KeywordList", []) for text in _texts(found)],
+            "doi": _doi(ids, described.get("ELocationID", [])),
+            "pmcid": _pmcid(ids, cited.get("OtherID", [])),
             "languages": languages,
-            "retracted": is_retracted(citation),
+            "retracted": _retracted(types, _first(cited, "CommentsCorrectionsList")),
             "file": name.replace("\\", "/").rsplit("/", 1)[-1],
         },
     )
 
 
+def deletions(block: etree._Element, revision: int) -> Iterator[Deletion]:
+    """One Deletion per PMID of a DeleteCitation block, in order."""
+    for pmid in block:
+        if pmid.tag == "PMID" and (text := flat_text(pmid)):
+            yield Deletion(id=f"pubmed:{text}", revision=revision)
+
+
 # --- parse: the stream ---------------------------------------------------------------------------------------------
 
 
-class _Prepended:
-    """A binary stream with the bytes already read from its start put back in front."""
-
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = head
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        if not self._head:
-            return self._stream.read(size)
-        if size < 0:
-            data, self._head = self._head + self._stream.read(), b""
-            return data
-        data, self._head = self._head[:size], self._head[size:]
-        return data
+def _inflated(stream: BinaryIO, head: bytes) -> Iterator[bytes]:
+    """The decompressed bytes of a gzip stream (every member), in pieces; EOFError when it is cut short."""
+    inflate = zlib.decompressobj(wbits=31)
+    pending = head
+    while pending:
+        if inflate.eof:  # a further gzip member follows
+            inflate = zlib.decompressobj(wbits=31)
+        yield inflate.decompress(pending, FEED_BYTES)
+        pending = (inflate.unused_data if inflate.eof else inflate.unconsumed_tail) or stream.read(READ_BYTES)
+    if not inflate.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
-class _Gunzipped:
-    """Decompressed reads that hand over every byte before a truncation error (`read1`, not the buffering `read`)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._file = gzip.GzipFile(fileobj=stream, mode="rb")
-
-    def read(self, size: int = -1) -> bytes:
-        return self._file.read1(size)
-
-
-def _xml_stream(stream: BinaryIO) -> _Prepended | _Gunzipped:
-    """The XML bytes of a raw file, gunzipped when it starts with the gzip magic (whatever its name says)."""
-    head = stream.read(2)
-    prepended = _Prepended(head, stream)
-    return _Gunzipped(prepended) if head == GZIP_MAGIC else prepended
+def xml_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """The XML bytes of a raw file in pieces, gunzipped when it starts with the gzip magic (whatever its name says)."""
+    head = stream.read(READ_BYTES)
+    if head.startswith(GZIP_MAGIC):
+        yield from _inflated(stream, head)
+        return
+    while head:
+        yield head
+        head = stream.read(READ_BYTES)
 
 
-def records(stream: BinaryIO, name: str) -> Iterator[etree._Element]:
-    """Each PubmedArticle or legacy top-level MedlineCitation, freed (with what came before it) once consumed."""
-    events = etree.iterparse(
-        _xml_stream(stream),
-        events=("end",),
-        tag=("PubmedArticle", "MedlineCitation"),
-        recover=False,
-        resolve_entities=False,
-        no_network=True,
-    )
+def _freed(events: Iterable[tuple[str, etree._Element]]) -> Iterator[etree._Element]:
+    """The record elements of parser events, each cleared (with the records before it) once consumed."""
     for _, element in events:
         parent = element.getparent()
         if element.tag == "MedlineCitation" and parent is not None and parent.tag == "PubmedArticle":
@@ -314,19 +383,39 @@ def records(stream: BinaryIO, name: str) -> Iterator[etree._Element]:
         element.clear()
         while element.getprevious() is not None:
             del parent[0]
-    if events.root is None or events.root.tag not in ROOTS:
-        root = "nothing" if events.root is None else f"<{events.root.tag}>"
-        raise ParseError(f"{name}: not PubMed XML (root element is {root}, expected <PubmedArticleSet>)")
 
 
-def parse(stream: BinaryIO, name: str) -> Iterator[Document]:
-    """Documents of one PubMed XML file (gzipped or not); damage raises ParseError after every complete record."""
+def records(stream: BinaryIO, name: str) -> Iterator[etree._Element]:
+    """Each PubmedArticle, legacy top-level MedlineCitation and DeleteCitation, freed once consumed."""
+    parser = etree.XMLPullParser(
+        events=("end",), tag=RECORD_TAGS, resolve_entities=False, no_network=True, huge_tree=True
+    )
     try:
-        for record in records(stream, name):
-            document = record_document(record, name)
-            if document is not None:
+        for chunk in xml_chunks(stream):
+            parser.feed(chunk)
+            yield from _freed(parser.read_events())
+        root = parser.close()
+    except etree.XMLSyntaxError:
+        yield from _freed(parser.read_events())  # the records completed before the break
+        raise
+    yield from _freed(parser.read_events())
+    if root.tag not in ROOTS:
+        raise ParseError(f"{name}: not PubMed XML (root element is <{root.tag}>, expected <PubmedArticleSet>)")
+
+
+def parse(stream: BinaryIO, name: str) -> Iterator[Document | Deletion]:
+    """Documents of one PubMed XML file (gzipped or not) and a Deletion per PMID its DeleteCitation lists.
+
+    Damage raises ParseError after everything before it was yielded.
+    """
+    revision = revision_of(name)
+    try:
+        for element in records(stream, name):
+            if element.tag == "DeleteCitation":
+                yield from deletions(element, revision)
+            elif (document := record_document(element, name, revision)) is not None:
                 yield document
-    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+    except (EOFError, zlib.error) as error:
         raise ParseError(f"{name}: damaged gzip data: {error}") from error
     except etree.XMLSyntaxError as error:
         raise ParseError(f"{name}: malformed XML: {error}") from error

@@ -17,7 +17,7 @@ from gap_replay.documents import Document
 from gap_replay.http import PoliteClient
 from gap_replay.recipe import PubMedConfig
 from gap_replay.sources import pubmed
-from gap_replay.sources.base import ParseError
+from gap_replay.sources.base import Deletion, ParseError
 from gap_replay.sources.mirror import DATA
 from gap_replay.sources.mirror import pubmed as pubmed_mirror
 from gap_replay.sources.mirror.server import serve
@@ -42,13 +42,21 @@ HIP_ABSTRACT = (
 )
 
 
+def documents_only(items: list[Document | Deletion]) -> list[Document]:
+    return [item for item in items if isinstance(item, Document)]
+
+
 def parse_bytes(data: bytes, name: str) -> list[Document]:
-    return list(pubmed.parse(io.BytesIO(data), name))
+    return documents_only(list(pubmed.parse(io.BytesIO(data), name)))
+
+
+def parse_all(path: Path) -> list[Document | Deletion]:
+    with open(path, "rb") as stream:
+        return list(pubmed.parse(stream, str(path)))
 
 
 def parse_file(path: Path) -> list[Document]:
-    with open(path, "rb") as stream:
-        return list(pubmed.parse(stream, str(path)))
+    return documents_only(parse_all(path))
 
 
 def parse_until_error(data: bytes, name: str) -> tuple[list[Document], ParseError]:

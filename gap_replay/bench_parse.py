@@ -1,0 +1,247 @@
+"""`python -m gap_replay.bench_parse`: throughput and peak memory of the PubMed and PMC parsers on their own.
+
+The PubMed input is one large gzipped file (about 170 MB of XML by default, the size of an NLM baseline file): the
+records of the real sample slice (`../shared/samples/pubmed/`) repeated with fresh PMIDs, or synthetic records
+when the samples are not there. The PMC input is the real JATS samples repeated to about 200 articles. Each timed
+parse runs in a fresh process, so its peak RSS is its own; the median of `--repeat` runs is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib
+import multiprocessing
+import random
+import re
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+PUBMED_SAMPLE = Path("pubmed") / "pubmed21n1298_slice1023.xml.gz"
+PMC_SAMPLES = "pmc/*.nxml"
+FIRST_PMID = 40_000_000
+PROLOG = b'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>\n'
+EPILOG = b"</PubmedArticleSet>\n"
+
+RECORD = re.compile(rb"[ \t]*<PubmedArticle>.*?</PubmedArticle>\s*", re.DOTALL)
+DELETE_BLOCK = re.compile(rb"[ \t]*<DeleteCitation>.*?</DeleteCitation>\s*", re.DOTALL)
+OWN_PMID = re.compile(rb'(<PMID Version="\d+">)\d+(</PMID>)')
+OWN_ARTICLE_ID = re.compile(rb'(<ArticleId IdType="pubmed">)\d+(</ArticleId>)')
+# Bulky optional parts that many baseline records lack, dropped in this order to reach a baseline file's density.
+# The ReferenceList pattern is greedy: it is the last child of PubmedData and may nest.
+OPTIONAL_PARTS = (
+    re.compile(rb"\s*<ReferenceList>.*</ReferenceList>", re.DOTALL),
+    re.compile(rb"\s*<AffiliationInfo>.*?</AffiliationInfo>", re.DOTALL),
+    re.compile(rb"\s*<History>.*?</History>", re.DOTALL),
+)
+
+WORDS = (
+    "patients treatment clinical risk disease therapy outcomes mortality infection dose trial cohort hospital blood "
+    "pressure diabetes insulin cancer tumour chemotherapy vaccine antibody fever children adults women pregnancy "
+    "cardiac stroke renal hepatic pulmonary asthma tuberculosis antibiotic resistance screening diagnosis imaging "
+    "survival relapse remission adverse events placebo randomised controlled follow-up months years significant"
+).split()
+SYNTHETIC = """  <PubmedArticle>
+    <MedlineCitation Status="MEDLINE" Owner="NLM">
+      <PMID Version="1">{pmid}</PMID>
+      <DateRevised><Year>2025</Year><Month>0{month}</Month><Day>1{month}</Day></DateRevised>
+      <Article PubModel="Print">
+        <Journal>
+          <JournalIssue CitedMedium="Print"><PubDate><Year>2024</Year><Month>Mar</Month></PubDate></JournalIssue>
+          <Title>Synthetic Journal of Medicine</Title>
+        </Journal>
+        <ArticleTitle>{title}</ArticleTitle>
+        <Abstract>
+{abstract}
+        </Abstract>
+        <AuthorList CompleteYN="Y">
+{authors}
+        </AuthorList>
+        <Language>eng</Language>
+        <PublicationTypeList><PublicationType UI="D016428">Journal Article</PublicationType></PublicationTypeList>
+      </Article>
+      <MeshHeadingList>
+{mesh}
+      </MeshHeadingList>
+    </MedlineCitation>
+    <PubmedData>
+      <ArticleIdList>
+        <ArticleId IdType="pubmed">{pmid}</ArticleId>
+        <ArticleId IdType="doi">10.5555/synthetic.{pmid}</ArticleId>
+      </ArticleIdList>
+    </PubmedData>
+  </PubmedArticle>
+"""
+
+
+# --- inputs --------------------------------------------------------------------------------------------------------
+
+
+def sample_records(sample: Path) -> tuple[list[bytes], bytes]:
+    """The PubmedArticle elements of a PubMed sample file, and its DeleteCitation block (empty when it has none)."""
+    data = gzip.decompress(sample.read_bytes())
+    block = DELETE_BLOCK.search(data)
+    return RECORD.findall(data), block.group() if block else b""
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(8, 20))]
+    words.insert(rng.randint(0, len(words)), f"{rng.randint(1, 500)} mg")
+    return " ".join(words).capitalize() + "."
+
+
+def synthetic_records(count: int, seed: int = 0) -> list[bytes]:
+    """PubmedArticle elements shaped like a current baseline record (structured abstract, authors, MeSH)."""
+    rng = random.Random(seed)
+    records = []
+    for index in range(count):
+        abstract = "\n".join(
+            f'          <AbstractText Label="{label}">{" ".join(_sentence(rng) for _ in range(rng.randint(1, 4)))}'
+            "</AbstractText>"
+            for label in ("BACKGROUND", "METHODS", "RESULTS", "CONCLUSIONS")
+        )
+        authors = "\n".join(
+            f"          <Author><LastName>{rng.choice(WORDS).title()}</LastName><Initials>{chr(65 + n)}</Initials>"
+            "</Author>"
+            for n in range(rng.randint(2, 9))
+        )
+        mesh = "\n".join(
+            f"        <MeshHeading><DescriptorName>{rng.choice(WORDS).title()}</DescriptorName></MeshHeading>"
+            for _ in range(rng.randint(3, 10))
+        )
+        record = SYNTHETIC.format(
+            pmid=index, month=index % 9 + 1, title=_sentence(rng), abstract=abstract, authors=authors, mesh=mesh
+        )
+        records.append(record.encode())
+    return records
+
+
+def renumbered(record: bytes, pmid: int) -> bytes:
+    """A record with its own PMID (and the matching ArticleId) set to `pmid`; cited PMIDs come later and stay."""
+    record = OWN_PMID.sub(rb"\g<1>%d\g<2>" % pmid, record, count=1)
+    return OWN_ARTICLE_ID.sub(rb"\g<1>%d\g<2>" % pmid, record, count=1)
+
+
+def variants(record: bytes) -> list[bytes]:
+    """The record whole, then with each optional part dropped in turn (fullest first)."""
+    shapes = [record]
+    for part in OPTIONAL_PARTS:
+        shapes.append(part.sub(b"", shapes[-1]))
+    return shapes
+
+
+def write_pubmed_file(path: Path, records: list[bytes], tail: bytes, megabytes: float, count: int) -> int:
+    """Write `count` records (cycling through `records`, renumbered) in about `megabytes` of XML; its XML bytes.
+
+    Each copy is the fullest variant of its record that keeps the running mean size at or under the target mean,
+    so the file has a baseline file's size and record count whatever the density of the source records.
+    """
+    shapes = [variants(record) for record in records]
+    mean = (megabytes * 1e6 - len(PROLOG) - len(tail) - len(EPILOG)) / count
+    body = 0
+    with gzip.GzipFile(path, "wb", compresslevel=6, mtime=0) as out:
+        out.write(PROLOG)
+        for index in range(count):
+            options = shapes[index % len(shapes)]
+            chosen = next((shape for shape in options if body + len(shape) <= mean * (index + 1)), options[-1])
+            record = renumbered(chosen, FIRST_PMID + index)
+            out.write(record)
+            body += len(record)
+        out.write(tail + EPILOG)
+    return len(PROLOG) + body + len(tail) + len(EPILOG)
+
+
+def pmc_inputs(samples: Path, articles: int) -> list[Path]:
+    """The PMC sample files, repeated to `articles` entries."""
+    files = sorted(samples.glob(PMC_SAMPLES))
+    return [files[n % len(files)] for n in range(articles)] if files else []
+
+
+# --- timed runs ----------------------------------------------------------------------------------------------------
+
+
+def _child(queue: Any, source: str, paths: list[Path]) -> None:
+    """Parse `paths` with one source's parser and report (seconds, peak RSS in MB, items yielded)."""
+    parse = importlib.import_module(f"gap_replay.sources.{source}").parse  # importing is not what is measured
+    start = time.perf_counter()
+    items = 0
+    for path in paths:
+        with open(path, "rb") as stream:
+            items += sum(1 for _ in parse(stream, str(path)))
+    seconds = time.perf_counter() - start
+    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, items))
+
+
+def measure(source: str, paths: list[Path]) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, items yielded) of parsing `paths` with `source`'s parser in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, source, paths))
+    process.start()
+    outcome = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"parsing with {source} failed with exit code {process.exitcode}")
+    return outcome
+
+
+def median_run(repeat: int, source: str, paths: list[Path]) -> tuple[float, float]:
+    """(median seconds, highest peak RSS in MB) over `repeat` fresh-process runs."""
+    timed = [measure(source, paths) for _ in range(repeat)]
+    return statistics.median(run[0] for run in timed), max(run[1] for run in timed)
+
+
+# --- report --------------------------------------------------------------------------------------------------------
+
+
+def bench_pubmed(folder: Path, samples: Path, megabytes: float, count: int, repeat: int) -> str:
+    sample = samples / PUBMED_SAMPLE
+    if sample.is_file():
+        records, tail = sample_records(sample)
+        origin = f"{len(records)} real records of {sample.name} repeated"
+    else:
+        records, tail = synthetic_records(1000), b""
+        origin = "synthetic records (no samples found)"
+    path = folder / "pubmed26n0001.xml.gz"
+    xml_bytes = write_pubmed_file(path, records, tail, megabytes, count)
+    seconds, peak = median_run(repeat, "pubmed", [path])
+    return (
+        f"pubmed  {xml_bytes / 1e6:.0f} MB XML ({path.stat().st_size / 1e6:.0f} MB gzipped), {count:,} records from "
+        f"{origin}\n        median {seconds:.2f} s: {count / seconds:,.0f} records/s, "
+        f"{xml_bytes / 1e6 / seconds:.1f} MB/s; peak RSS {peak:.0f} MB"
+    )
+
+
+def bench_pmc(samples: Path, articles: int, repeat: int) -> str:
+    inputs = pmc_inputs(samples, articles)
+    if not inputs:
+        return f"pmc     skipped: no JATS samples under {samples}"
+    seconds, peak = median_run(repeat, "pmc", inputs)
+    megabytes = sum(path.stat().st_size for path in inputs) / 1e6
+    return (
+        f"pmc     {len(inputs)} articles ({megabytes:.0f} MB JATS, the samples repeated)\n        median {seconds:.2f} s: "
+        f"{len(inputs) / seconds:,.0f} articles/s, {megabytes / seconds:.1f} MB/s; peak RSS {peak:.0f} MB"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gap_replay.bench_parse", description=__doc__.splitlines()[0])
+    parser.add_argument("--megabytes", type=float, default=170, help="uncompressed size of the PubMed file")
+    parser.add_argument("--records", type=int, default=30_000, help="records in the PubMed file")
+    parser.add_argument("--articles", type=int, default=200, help="PMC articles to parse")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per parser; the median is reported")
+    parser.add_argument("--samples", type=Path, default=SAMPLES, help="the real sample files, when present")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="gap-replay-bench-parse-") as tmp:
+        print(bench_pubmed(Path(tmp), args.samples, args.megabytes, args.records, args.repeat), flush=True)
+    print(bench_pmc(args.samples, args.articles, args.repeat))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
