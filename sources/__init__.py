@@ -8,9 +8,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import BinaryIO
 
 from gap_replay.documents import Document
+from gap_replay.sources.base import Deletion
 
 MODULES = {
     "guidelines": "gap_replay.sources.guidelines",
@@ -19,7 +19,7 @@ MODULES = {
     "replay": "gap_replay.sources.replay",
 }
 
-Parser = Callable[[BinaryIO, str], Iterator[Document]]
+Parser = Callable[..., Iterator[Document | Deletion]]
 
 
 def source_module(source: str) -> ModuleType:

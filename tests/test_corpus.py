@@ -184,3 +184,12 @@ def test_damaged_raw_files_are_counted_rejects_and_the_run_goes_on(tmp_path):
     assert stats["sources"]["pubmed"]["kept"] > 0, "file 1 and the articles before the break in file 2 survive"
     with gzip.open(baseline) as stream, pytest.raises(EOFError):
         stream.read()
+
+
+def test_update_files_revise_and_delete_and_full_text_replaces_its_abstract(corpus):
+    records = {(r.get("id"), r["reason"]): r for r in rejects(corpus)}
+    assert ("pubmed:39000005", "deleted") in records, "deleted by the update file's DeleteCitation"
+    assert ("pubmed:39000003", "superseded_version") in records, "the baseline version gives way to the revision"
+    assert records[("pubmed:39000101", "full_text_available")]["detail"] == "kept pmc:PMC11000001"
+    stats = json.loads((corpus / "stats.json").read_text())["curate"]["sources"]["pubmed"]
+    assert stats["deletions"] == 1

@@ -1,4 +1,4 @@
-"""PubMed source: streaming parse of NLM XML (own fixtures and real samples), the offline mirror, and fetch."""
+"""PubMed source: streaming parse of NLM XML (own fixtures and real samples), update semantics, the mirror, fetch."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import shutil
 import zlib
 from pathlib import Path
@@ -112,8 +113,53 @@ def test_text_is_title_then_abstract_paragraphs(articles):
     )
 
 
-def test_articles_without_abstract_yield_nothing_and_delete_citations_are_ignored(articles):
+def test_articles_without_abstract_yield_no_document(articles):
     assert list(articles) == ["101", "103", "104", "105"]
+
+
+def test_delete_citation_pmids_follow_the_documents_as_deletions_in_order():
+    items = list(pubmed.parse(io.BytesIO((FIXTURES / "articles.xml").read_bytes()), "pubmed26n0042.xml"))
+    kinds = ["deletion" if isinstance(item, Deletion) else "document" for item in items]
+    assert kinds == ["document"] * 4 + ["deletion"] * 2
+    assert items[4:] == [Deletion(id="pubmed:99", revision=260042), Deletion(id="pubmed:98", revision=260042)]
+
+
+def test_documents_carry_the_file_year_and_number_as_their_revision():
+    documents = parse_bytes((FIXTURES / "articles.xml").read_bytes(), "raw/pubmed/updatefiles/pubmed26n1335.xml.gz")
+    assert {d.meta["revision"] for d in documents} == {261335}
+
+
+def test_legacy_delete_citation_is_read_too():
+    items = list(pubmed.parse(io.BytesIO((FIXTURES / "legacy.xml").read_bytes()), "medline16n0902.xml"))
+    assert items[-1] == Deletion(id="pubmed:199", revision=160902)
+
+
+@pytest.mark.parametrize(
+    ("name", "revision"),
+    [
+        ("pubmed26n0001.xml.gz", 260001),
+        ("raw/pubmed/updatefiles/pubmed26n1335.xml.gz", 261335),
+        ("gs://bucket/raw/pubmed/baseline/pubmed25n1274.xml", 251274),
+        ("C:\\raw\\pubmed\\pubmed26n0009.xml.gz", 260009),
+        ("medline16n0902.xml.gz", 160902),
+        ("pubmed21n1298_slice1023.xml.gz", 211298),
+        ("articles.xml", 0),
+        ("baseline_pubmed26n0001.xml.gz", 0),
+        ("pubmed26n01.xml.gz", 0),
+        ("pubmed26n00012.xml.gz", 0),
+    ],
+)
+def test_revision_is_the_year_and_number_of_an_nlm_file_name_else_zero(name, revision):
+    assert pubmed.revision_of(name) == revision
+
+
+def test_date_revised_becomes_an_iso_date_when_present(articles):
+    assert {pmid: d.meta["date_revised"] for pmid, d in articles.items()} == {
+        "101": "2025-01-09",
+        "103": None,
+        "104": None,
+        "105": None,
+    }
 
 
 def test_record_fields_follow_the_document_contract(articles):
@@ -125,6 +171,8 @@ def test_record_fields_follow_the_document_contract(articles):
     assert document.meta == {
         "pmid": "101",
         "version": 2,
+        "revision": 0,
+        "date_revised": "2025-01-09",
         "journal": "Journal of Clinical Microbiology",
         "publication_types": ["Journal Article"],
         "mesh": ["Staphylococcal Infections", "HIV Infections"],
@@ -211,6 +259,12 @@ def test_gzip_is_detected_by_content_not_by_name():
     plain = (FIXTURES / "legacy.xml").read_bytes()
     assert [d.id for d in parse_bytes(gzip.compress(plain), "legacy.xml")] == ["pubmed:201"]
     assert [d.id for d in parse_bytes(plain, "legacy.xml.gz")] == ["pubmed:201"]
+
+
+def test_gzip_file_of_several_members_is_read_to_the_end():
+    plain = many_articles(50)
+    packed = gzip.compress(plain[:1000], mtime=0) + gzip.compress(plain[1000:], mtime=0)
+    assert [d.id for d in parse_bytes(packed, "pubmed26n0006.xml.gz")] == [f"pubmed:{n}" for n in range(1, 51)]
 
 
 def test_parse_streams_instead_of_reading_the_whole_file():
@@ -344,12 +398,38 @@ def test_sample_retractions_are_flagged(samples):
 
 
 @needs_samples
+def test_sample_delete_citation_yields_its_20_pmids_as_deletions_with_the_file_revision():
+    path = SAMPLES / "pubmed21n1298_slice1023.xml.gz"
+    items = parse_all(path)
+    listed = [pmid.text for pmid in sample_tree(path).iterfind("DeleteCitation/PMID")]
+    deletions = [item for item in items if isinstance(item, Deletion)]
+    assert len(listed) == 20
+    assert deletions == [Deletion(id=f"pubmed:{pmid}", revision=211298) for pmid in listed]
+    assert items[-20:] == deletions, "the block ends the file, so its deletions come last"
+    assert {item.meta["revision"] for item in items[:-20]} == {211298}
+
+
+@needs_samples
+def test_sample_date_revised_is_taken_from_each_citation(samples):
+    documents, root = samples["pubmed21n1298_slice1023.xml.gz"]
+    revised = {
+        citation.findtext("PMID"): "-".join(
+            citation.findtext(f"DateRevised/{part}") for part in ("Year", "Month", "Day")
+        )
+        for citation in sample_citations(root)
+    }
+    assert all(d.meta["date_revised"] == revised[d.meta["pmid"]] for d in documents)
+    assert documents[0].meta["date_revised"] == "2021-06-07"
+
+
+@needs_samples
 def test_legacy_sample_reads_all_604_records(samples):
     documents, root = samples["medline16n0902.xml.gz"]
     assert root.tag == "MedlineCitationSet"
     assert len(sample_citations(root)) == 604
     assert len(documents) == 526
     assert {d.lang for d in documents} == {"en", "it"}
+    assert parse_all(SAMPLES / "medline16n0902.xml.gz")[-1] == Deletion(id="pubmed:26432306", revision=160902)
 
 
 @needs_samples
@@ -365,6 +445,13 @@ def test_sample_languages_and_other_abstracts(samples):
 
 # --- mirror and fetch ------------------------------------------------------------------------------------------------
 
+MIRROR_FILES = {
+    "baseline": ("pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"),
+    "updatefiles": ("pubmed26n0003.xml.gz",),
+}
+UPDATE_XML = DATA / "pubmed" / "updatefiles" / "pubmed26n0003.xml"
+PMC_TWIN = DATA / "pmc" / "oa_comm" / "PMC11000001.nxml"
+
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
@@ -372,37 +459,46 @@ def site(tmp_path: Path) -> Path:
     return tmp_path / "site"
 
 
-FILES = ("pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz")
+def folder(site: Path, name: str = "baseline") -> Path:
+    return site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / name
 
 
-def baseline(site: Path) -> Path:
-    return site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "baseline"
+def mirror_documents(site: Path, name: str = "baseline") -> dict[str, Document]:
+    return {d.meta["pmid"]: d for path in sorted(folder(site, name).glob("*.xml.gz")) for d in parse_file(path)}
 
 
-def test_mirror_writes_both_files_with_matching_md5(site):
-    folder = baseline(site)
-    assert sorted(path.name for path in folder.iterdir()) == sorted(FILES + tuple(f"{name}.md5" for name in FILES))
-    for name in FILES:
-        packed = (folder / name).read_bytes()
-        assert (folder / f"{name}.md5").read_text() == f"MD5({name})= {hashlib.md5(packed).hexdigest()}\n"
-        assert pubmed.md5_of((folder / f"{name}.md5").read_text(), name) == hashlib.md5(packed).hexdigest()
-        assert gzip.decompress(packed) == (DATA / "pubmed" / name.removesuffix(".gz")).read_bytes()
-    assert not (site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "updatefiles").exists()
+def update_header() -> dict[str, str]:
+    """The update file's header comment as {"Revised": pmid, "New": pmid, "Deleted": pmid}."""
+    comment = re.search(r"<!--(.*?)-->", UPDATE_XML.read_text(), re.DOTALL).group(1)
+    return dict(re.findall(r"^\s*(Revised|New|Deleted): (\d+)", comment, re.MULTILINE))
+
+
+def test_mirror_writes_every_file_with_matching_md5(site):
+    for name, files in MIRROR_FILES.items():
+        listing = folder(site, name)
+        assert sorted(path.name for path in listing.iterdir()) == sorted(files + tuple(f"{f}.md5" for f in files))
+        for file in files:
+            packed = (listing / file).read_bytes()
+            digest = hashlib.md5(packed).hexdigest()
+            assert (listing / f"{file}.md5").read_text() == f"MD5({file})= {digest}\n"
+            assert pubmed.md5_of((listing / f"{file}.md5").read_text(), file) == digest
+            assert gzip.decompress(packed) == (DATA / "pubmed" / name / file.removesuffix(".gz")).read_bytes()
 
 
 def test_mirror_build_is_byte_reproducible(site, tmp_path):
     again = tmp_path / "again"
     pubmed_mirror.build(DATA, again)
-    for path in baseline(site).iterdir():
-        assert (baseline(again) / path.name).read_bytes() == path.read_bytes()
+    built = sorted(path for path in site.rglob("*") if path.is_file())
+    assert len(built) == 6
+    for path in built:
+        assert (again / path.relative_to(site)).read_bytes() == path.read_bytes()
 
 
 def test_mirror_holds_the_planted_cases(site):
-    documents = []
-    for path in sorted(baseline(site).glob("*.xml.gz")):
-        documents += parse_file(path)
+    documents = list(mirror_documents(site).values())
     by_pmid = {d.meta["pmid"]: d for d in documents}
     assert 10 <= sum(d.meta["file"] == "pubmed26n0001.xml.gz" for d in documents) <= 14
+    assert sum(d.meta["file"] == "pubmed26n0002.xml.gz" for d in documents) == 14
     assert by_pmid["39000021"].text == f"{HIP_TITLE}\n\n{HIP_ABSTRACT}"
     assert by_pmid["39000021"].meta["file"] == "pubmed26n0002.xml.gz"
     assert "39000007" not in by_pmid
@@ -413,6 +509,38 @@ def test_mirror_holds_the_planted_cases(site):
     assert len(near) == len(original)
     assert 2 <= sum(a != b for a, b in zip(near, original, strict=True)) <= 3
     assert sum(any(p.startswith("METHODS: ") for p in d.text.split("\n\n")) for d in documents) >= 4
+    assert {d.meta["revision"] for d in documents} == {260001, 260002}
+
+
+def test_mirror_update_file_revises_and_deletes_what_its_header_says(site):
+    header = update_header()
+    baseline = mirror_documents(site)
+    items = parse_all(folder(site, "updatefiles") / "pubmed26n0003.xml.gz")
+    updates = {item.meta["pmid"]: item for item in items if isinstance(item, Document)}
+    assert sorted(updates) == sorted([header["Revised"], header["New"]])
+    assert [item for item in items if isinstance(item, Deletion)] == [
+        Deletion(id=f"pubmed:{header['Deleted']}", revision=260003)
+    ]
+    assert header["New"] not in baseline
+    assert baseline[header["Deleted"]].meta["revision"] == 260001, "the deleted article is a kept baseline article"
+    revised, original = updates[header["Revised"]], baseline[header["Revised"]]
+    assert (revised.meta["revision"], original.meta["revision"]) == (260003, 260001)
+    assert revised.meta["date_revised"].startswith("2026-")
+    changed = [(a, b) for a, b in zip(original.text.split(), revised.text.split(), strict=True) if a != b]
+    assert len(changed) == 1 and all(word.isdigit() for word in changed[0]), "the erratum fixes one number"
+
+
+def test_mirror_has_the_abstract_twin_of_a_pmc_article(site):
+    twin = mirror_documents(site)["39000101"]
+    article = etree.parse(str(PMC_TWIN)).getroot()
+    assert article.findtext(".//article-id[@pub-id-type='pmid']") == "39000101"
+    assert twin.meta["pmcid"] == article.findtext(".//article-id[@pub-id-type='pmc']") == "PMC11000001"
+    assert twin.title == normalised("".join(article.find(".//article-title").itertext()))
+    sections = [
+        f"{sec.findtext('title').upper()}: {normalised(''.join(sec.find('p').itertext()))}"
+        for sec in article.iterfind(".//abstract/sec")
+    ]
+    assert twin.text.split("\n\n")[1:] == sections
 
 
 def test_listing_parser_picks_data_files_sorted():
@@ -435,28 +563,36 @@ def fetch_from(site: Path, raw_dir: Path, config: PubMedConfig | None = None):
         return pubmed.fetch(config or PubMedConfig(), raw_dir, client)
 
 
-def test_fetch_downloads_the_baseline_then_skips_it(site, tmp_path):
+def test_fetch_downloads_baseline_and_update_files_then_skips_them(site, tmp_path):
     raw_dir = tmp_path / "raw" / "pubmed"
     summary = fetch_from(site, raw_dir)
-    assert (summary.downloaded, summary.skipped, summary.failed) == (2, 0, 0)
-    for name in FILES:
-        assert (raw_dir / "baseline" / name).read_bytes() == (baseline(site) / name).read_bytes()
-    assert summary.bytes == sum((baseline(site) / name).stat().st_size for name in FILES)
+    assert (summary.downloaded, summary.skipped, summary.failed) == (3, 0, 0)
+    fetched = [(name, file) for name, files in MIRROR_FILES.items() for file in files]
+    for name, file in fetched:
+        assert (raw_dir / name / file).read_bytes() == (folder(site, name) / file).read_bytes()
+    assert summary.bytes == sum((folder(site, name) / file).stat().st_size for name, file in fetched)
     records = [json.loads(line) for line in (raw_dir / "fetch_log.jsonl").read_text().splitlines()]
     assert [(r["path"], r["ok"]) for r in records] == [
         ("baseline/pubmed26n0001.xml.gz", True),
         ("baseline/pubmed26n0002.xml.gz", True),
+        ("updatefiles/pubmed26n0003.xml.gz", True),
     ]
     again = fetch_from(site, raw_dir)
-    assert (again.downloaded, again.skipped, again.failed) == (0, 2, 0)
+    assert (again.downloaded, again.skipped, again.failed) == (0, 3, 0)
+
+
+def test_fetch_without_an_update_folder_takes_the_baseline_and_reports_nothing(site, tmp_path):
+    shutil.rmtree(folder(site, "updatefiles"))
+    summary = fetch_from(site, tmp_path / "raw")
+    assert (summary.downloaded, summary.failed, summary.errors) == (2, 0, [])
 
 
 def test_fetch_counts_a_file_with_a_wrong_md5_and_goes_on(site, tmp_path):
-    md5_file = baseline(site) / "pubmed26n0001.xml.gz.md5"
+    md5_file = folder(site) / "pubmed26n0001.xml.gz.md5"
     md5_file.write_text("MD5(pubmed26n0001.xml.gz)= 00000000000000000000000000000000\n")
     raw_dir = tmp_path / "raw"
     summary = fetch_from(site, raw_dir)
-    assert (summary.downloaded, summary.failed) == (1, 1)
+    assert (summary.downloaded, summary.failed) == (2, 1)
     [error] = summary.errors
     assert "pubmed26n0001.xml.gz" in error and "md5 mismatch" in error
     assert not (raw_dir / "baseline" / "pubmed26n0001.xml.gz").exists()
@@ -464,29 +600,25 @@ def test_fetch_counts_a_file_with_a_wrong_md5_and_goes_on(site, tmp_path):
 
 
 def test_fetch_counts_a_missing_md5_file_naming_it(site, tmp_path):
-    (baseline(site) / "pubmed26n0002.xml.gz.md5").unlink()
+    (folder(site) / "pubmed26n0002.xml.gz.md5").unlink()
     summary = fetch_from(site, tmp_path / "raw")
-    assert (summary.downloaded, summary.failed) == (1, 1)
+    assert (summary.downloaded, summary.failed) == (2, 1)
     [error] = summary.errors
     assert error.startswith("https://ftp.ncbi.nlm.nih.gov/pubmed/baseline/pubmed26n0002.xml.gz.md5: HTTP 404")
 
 
 def test_fetch_takes_the_first_files_of_each_listing_up_to_the_limit(site, tmp_path):
-    updates = site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "updatefiles"
-    updates.mkdir()
-    for suffix in (".xml.gz", ".xml.gz.md5"):
-        shutil.copy(baseline(site) / f"pubmed26n0002{suffix}", updates / f"pubmed26n0002{suffix}")
     raw_dir = tmp_path / "raw"
     summary = fetch_from(site, raw_dir, PubMedConfig(limit=1))
     assert (summary.downloaded, summary.failed) == (2, 0)
     assert sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*.xml.gz")) == [
         "baseline/pubmed26n0001.xml.gz",
-        "updatefiles/pubmed26n0002.xml.gz",
+        "updatefiles/pubmed26n0003.xml.gz",
     ]
 
 
 def test_fetch_reports_a_missing_baseline_listing(site, tmp_path):
-    shutil.rmtree(baseline(site))
+    shutil.rmtree(folder(site))
     summary = fetch_from(site, tmp_path / "raw", PubMedConfig(update_url=None))
     assert (summary.downloaded, summary.failed) == (0, 1)
     assert "https://ftp.ncbi.nlm.nih.gov/pubmed/baseline/" in summary.errors[0]

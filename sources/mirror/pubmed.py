@@ -1,7 +1,8 @@
-"""The PubMed part of the offline mirror: NCBI's baseline folder with two small files and their `.md5` companions.
+"""The PubMed part of the offline mirror: NCBI's baseline and update folders with small files and their `.md5`s.
 
-The readable XML lives in `data/pubmed/`; the site gets it gzipped byte-reproducibly (fixed mtime and name), so
-the md5 files never change between builds. There is deliberately no `updatefiles/` folder: fetch must cope with it.
+The readable XML lives in `data/pubmed/<folder>/` (`baseline/`, `updatefiles/`); the site gets it gzipped
+byte-reproducibly (fixed mtime and name), so the md5 files never change between builds. The update file revises
+one baseline article, adds one and deletes another; its header comment names them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import hashlib
 import io
 from pathlib import Path
 
-BASELINE = Path("ftp.ncbi.nlm.nih.gov/pubmed/baseline")
+PUBMED = Path("ftp.ncbi.nlm.nih.gov/pubmed")
+FOLDERS = ("baseline", "updatefiles")
 
 
 def gzip_bytes(data: bytes, name: str) -> bytes:
@@ -28,11 +30,12 @@ def md5_line(data: bytes, name: str) -> str:
 
 
 def build(data: Path, site: Path) -> None:
-    """Write every `data/pubmed/pubmed*.xml` as `<site>/ftp.ncbi.nlm.nih.gov/pubmed/baseline/<name>.xml.gz` + `.md5`."""
-    folder = site / BASELINE
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in sorted((data / "pubmed").glob("pubmed*.xml")):
-        name = source.name + ".gz"
-        packed = gzip_bytes(source.read_bytes(), name)
-        (folder / name).write_bytes(packed)
-        (folder / f"{name}.md5").write_text(md5_line(packed, name), encoding="ascii")
+    """Write every `data/pubmed/<folder>/pubmed*.xml` as `<site>/ftp.ncbi.nlm.nih.gov/pubmed/<folder>/<name>.gz`."""
+    for folder_name in FOLDERS:
+        folder = site / PUBMED / folder_name
+        folder.mkdir(parents=True, exist_ok=True)
+        for source in sorted((data / "pubmed" / folder_name).glob("pubmed*.xml")):
+            name = source.name + ".gz"
+            packed = gzip_bytes(source.read_bytes(), name)
+            (folder / name).write_bytes(packed)
+            (folder / f"{name}.md5").write_text(md5_line(packed, name), encoding="ascii")
