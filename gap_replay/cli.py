@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gap_replay import __version__
+from gap_replay.documents import SOURCES
 from gap_replay.recipe import Recipe, RecipeError, load_recipe
 
 BEAM_COMMANDS = ("curate", "build", "corpus")
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="download the raw files of every enabled source")
     _recipe_argument(fetch)
     fetch.add_argument("--sources", help="comma-separated subset of sources to fetch")
+    fetch.add_argument("--limit", type=int, help="at most N files per listing (documents for guidelines)")
     for name, text in (
         ("curate", "parse, clean, filter and deduplicate raw files into Parquet (Beam)"),
         ("build", "mix, tokenize and shard the curated corpus, then write the manifest (Beam)"),
@@ -57,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> tuple[Recipe, str]:
     recipe, sha256 = load_recipe(args.recipe)
-    overrides = {key: getattr(args, key) for key in ("output", "cards") if getattr(args, key)}
+    overrides = {key: getattr(args, key) for key in ("output", "cards") if getattr(args, key, None)}
+    if getattr(args, "limit", None):
+        limited = {name: getattr(recipe.sources, name).model_copy(update={"limit": args.limit}) for name in SOURCES}
+        overrides["sources"] = recipe.sources.model_copy(update=limited)
     if overrides:
         recipe = recipe.model_copy(update=overrides)
     return recipe, sha256

@@ -70,3 +70,11 @@ def test_inspect_verify_passes_on_good_shards_and_fails_on_a_flipped_byte(tmp_pa
     assert main(["inspect", str(tmp_path / "manifest.json"), "--verify"]) == 1
     assert "train-00000-of-00001" in capsys.readouterr().err
     assert json.loads((tmp_path / "manifest.json").read_text())["totals"]["train"]["tokens"] == 5
+
+
+def test_fetch_limit_caps_the_files_of_every_listing(tmp_path, capsys):
+    assert main(["fetch", "--output", str(tmp_path), "--sources", "pubmed,replay", "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "fetch pubmed: 2 downloaded" in out, "one baseline and one update file"
+    assert "fetch replay: 4 downloaded" in out, "one file for each of the four subsets"
+    assert not (tmp_path / "raw" / "pmc").exists()
