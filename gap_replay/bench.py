@@ -191,11 +191,20 @@ def fetch_stage(recipe: Recipe) -> int:
     return sum(path.stat().st_size for path in (recipe.output_dir / "raw").rglob("*") if path.is_file())
 
 
+def uncompressed_size(path: Path) -> int:
+    """Bytes a parser reads from a raw file: a gzip member's recorded size (ISIZE, modulo 4 GiB), else the file's."""
+    if path.name.endswith((".gz", ".tgz")):
+        with open(path, "rb") as stream:
+            stream.seek(-4, 2)
+            return int.from_bytes(stream.read(4), "little")
+    return path.stat().st_size
+
+
 def curate_stage(recipe: Recipe, beam_args: list[str]) -> tuple[int, int]:
-    """(documents parsed, raw bytes read)."""
+    """(documents parsed, uncompressed raw bytes read)."""
     from gap_replay.pipelines.curate import raw_inputs, run_curate
 
-    raw_bytes = sum(Path(path).stat().st_size for _, path in raw_inputs(recipe))
+    raw_bytes = sum(uncompressed_size(Path(path)) for _, path in raw_inputs(recipe))
     stats = run_curate(recipe, "bench", beam_args)
     return sum(entry.get("parsed", 0) for entry in stats["sources"].values()), raw_bytes
 

@@ -39,7 +39,8 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The record's fields as a dict (shallow: `meta` is shared, not copied; no caller mutates it)."""
+        return {field.name: getattr(self, field.name) for field in FIELDS}
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> Document:
@@ -66,6 +67,8 @@ class Document:
     def replace(self, **changes: Any) -> Document:
         return dataclasses.replace(self, **changes)
 
+
+FIELDS = dataclasses.fields(Document)
 
 PARQUET_SCHEMA = pa.schema(
     [

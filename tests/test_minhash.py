@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 from datasketch import MinHash
 
-from gap_replay.dedup.minhash import band_keys, connected_components, jaccard_estimate, shingles, signature
+from gap_replay.dedup.minhash import (
+    band_keys,
+    connected_components,
+    jaccard_estimate,
+    shingle_hashes,
+    shingles,
+    signature,
+)
 from gap_replay.recipe import MinHashConfig
 
 CONFIG = MinHashConfig(num_perm=128, bands=16, rows=8, ngram=5, seed=1)
@@ -71,11 +78,27 @@ def test_signature_is_uint64_num_perm_long_and_deterministic():
     assert np.array_equal(sig, signature(HEART_FAILURE, CONFIG))
 
 
+def plain_minhash(text: str) -> MinHash:
+    """A datasketch MinHash built the textbook way, one shingle hash at a time."""
+    plain = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64", hashfunc=int)
+    for value in shingle_hashes(text, CONFIG.ngram).tolist():
+        plain.update(value)
+    return plain
+
+
 def test_signature_matches_a_plain_datasketch_minhash():
-    plain = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64")
-    for shingle in shingles(HEART_FAILURE, CONFIG.ngram):
-        plain.update(shingle)
-    assert np.array_equal(signature(HEART_FAILURE, CONFIG), plain.hashvalues)
+    assert np.array_equal(signature(HEART_FAILURE, CONFIG), plain_minhash(HEART_FAILURE).hashvalues)
+
+
+def test_shingle_hashes_follow_the_shingles():
+    text = "Give 5 mg twice daily. Give 5 mg twice daily."
+    values = shingle_hashes(text, 3)
+    assert len(values) == len(shingles(text, 3))
+    by_shingle = dict(zip(shingles(text, 3), values.tolist(), strict=True))
+    assert len(set(by_shingle.values())) == len(by_shingle), "equal shingles, equal hashes; different, different"
+    assert shingle_hashes("Give 5 mg", 3)[0] != shingle_hashes("Give 50 mg", 3)[0]
+    assert len(shingle_hashes("two words", 5)) == 1
+    assert len(shingle_hashes("", 5)) == 0
 
 
 def test_the_seed_changes_the_signature():
@@ -85,9 +108,7 @@ def test_the_seed_changes_the_signature():
 
 def test_long_texts_hashed_in_batches_equal_one_pass():
     words = " ".join(f"word{index % 997} dose{index % 13}" for index in range(12_000))
-    plain = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64")
-    plain.update_batch(shingles(words, CONFIG.ngram))
-    assert np.array_equal(signature(words, CONFIG), plain.hashvalues)
+    assert np.array_equal(signature(words, CONFIG), plain_minhash(words).hashvalues)
 
 
 def test_near_duplicates_share_a_band_and_unrelated_texts_do_not():

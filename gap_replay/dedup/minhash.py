@@ -21,6 +21,8 @@ from gap_replay.recipe import MinHashConfig
 SCHEME = "affine64"
 # Shingles hashed per `update_batch` call: bounds the (shingles x num_perm) uint64 matrix to a few MB on long texts.
 BATCH = 4096
+# Odd 64-bit multiplier that folds the word hashes of an n-gram into one value (arithmetic wraps modulo 2**64).
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 def shingles(text: str, ngram: int) -> list[bytes]:
@@ -31,17 +33,46 @@ def shingles(text: str, ngram: int) -> list[bytes]:
     return [" ".join(words[start : start + ngram]).encode("utf-8") for start in range(len(words) - ngram + 1)]
 
 
+@functools.lru_cache(maxsize=1 << 20)
+def _word_hash(word: str) -> int:
+    """A stable 64-bit hash of one word (Python's own `hash` changes with every process)."""
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def shingle_hashes(text: str, ngram: int) -> np.ndarray:
+    """64-bit hashes of the word n-grams of `shingles`, computed from per-word hashes in numpy rather than by
+    hashing every shingle's bytes: the same shingles give the same values, at a fraction of the cost."""
+    words = normalize_for_exact(text).split()
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    hashes = np.fromiter((_word_hash(word) for word in words), dtype=np.uint64, count=len(words))
+    span = min(ngram, len(words))
+    combined = np.zeros(len(words) - span + 1, dtype=np.uint64)
+    for offset in range(span):
+        combined = combined * _MIX + hashes[offset : offset + len(combined)]
+    return combined
+
+
 @functools.lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> np.ndarray:
     """The (a, b) permutation parameters of MinHash(num_perm, seed), generated once per process, not per document."""
     return MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
 
 
+def _identity(value: int) -> int:
+    return value
+
+
 def signature(text: str, config: MinHashConfig) -> np.ndarray:
-    """The MinHash signature of the text's shingles: `num_perm` uint64 values; an empty text gives all-max values."""
+    """The MinHash signature of the text's shingles: `num_perm` uint64 values; an empty text gives all-max values.
+
+    Shingles arrive already hashed (`shingle_hashes`), so datasketch only applies its permutations and the minimum.
+    """
     permutations = _permutations(config.num_perm, config.seed)
-    minhash = MinHash(num_perm=config.num_perm, seed=config.seed, permutations=permutations, scheme=SCHEME)
-    values = shingles(text, config.ngram)
+    minhash = MinHash(
+        num_perm=config.num_perm, seed=config.seed, permutations=permutations, scheme=SCHEME, hashfunc=_identity
+    )
+    values = shingle_hashes(text, config.ngram).tolist()
     for start in range(0, len(values), BATCH):
         minhash.update_batch(values[start : start + BATCH])
     return minhash.hashvalues
