@@ -7,7 +7,6 @@ import dataclasses
 import heapq
 import json
 import logging
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +22,8 @@ from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_
 from gap_replay.pipelines.options import pipeline_options
 from gap_replay.pipelines.stats import update_stats
 from gap_replay.recipe import Recipe
-from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
-from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest
+from gap_replay.shards.indexed import dtype_for_vocab
+from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest, write_shard
 from gap_replay.shards.tokenizer import LoadedTokenizer, load_tokenizer, train_bpe
 
 log = logging.getLogger(__name__)
@@ -90,34 +89,15 @@ class WriteShard(beam.DoFn):
     def process(self, group: tuple[tuple[str, int, int], Iterable[Tokenized]]) -> Iterator[str]:
         (split, index, count), items = group
         ordered = sorted(items, key=lambda item: (stable_unit(self._seed, "shuffle", item.key), item.key))
-        yield json.dumps(write_shard(self._directory, split, index, count, ordered, self._dtype).__dict__)
+        yield json.dumps(write_split_shard(self._directory, split, index, count, ordered, self._dtype).__dict__)
 
 
-def write_shard(
+def write_split_shard(
     directory: str, split: str, index: int, count: int, items: Sequence[Tokenized], dtype: np.dtype
 ) -> ShardEntry:
-    """Write the documents of one shard (already in order) and describe it for the manifest."""
+    """Write the documents of shard `index` of `count` of a split (already in order) and describe it."""
     path = shard_name(split, index, count)
-    tokens_by_source: dict[str, int] = {}
-    documents_by_source: dict[str, int] = {}
-    with IndexedDatasetWriter(os.path.join(directory, path), dtype) as writer:
-        for item in items:
-            writer.add_document(item.tokens)
-            tokens_by_source[item.source] = tokens_by_source.get(item.source, 0) + len(item.tokens)
-            documents_by_source[item.source] = documents_by_source.get(item.source, 0) + 1
-    files = writer.close()
-    return ShardEntry(
-        path=path,
-        split=split,
-        documents=files.documents,
-        tokens=files.tokens,
-        sources=dict(sorted(tokens_by_source.items())),
-        source_documents=dict(sorted(documents_by_source.items())),
-        bin_bytes=files.bin_bytes,
-        bin_sha256=files.bin_sha256,
-        idx_bytes=files.idx_bytes,
-        idx_sha256=files.idx_sha256,
-    )
+    return write_shard(directory, path, split, ((item.source, item.tokens) for item in items), dtype)
 
 
 class Mix(beam.PTransform):
@@ -226,7 +206,7 @@ def _missing_shards(entries: list[ShardEntry], directory: Path, dtype: np.dtype)
     counts = {entry.split: int(entry.path.rsplit("-", 1)[1]) for entry in entries}
     present = {entry.path for entry in entries}
     return [
-        write_shard(str(directory), split, index, count, [], dtype)
+        write_split_shard(str(directory), split, index, count, [], dtype)
         for split, count in sorted(counts.items())
         for index in range(count)
         if shard_name(split, index, count) not in present

@@ -7,8 +7,7 @@ import pytest
 
 from gap_replay.shards import download as download_module
 from gap_replay.shards.download import DownloadError, download
-from gap_replay.shards.indexed import IndexedDatasetWriter
-from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, verify, write_manifest
+from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, verify, write_manifest, write_shard
 from gap_replay.sources.mirror import server
 from gap_replay.sources.mirror.server import serve
 
@@ -21,14 +20,7 @@ VALID = shard_name("valid", 0, 1)
 
 def write_entry(folder: Path, path: str, split: str, documents: list[tuple[str, list[int]]]) -> ShardEntry:
     """Write a shard of (source, tokens) documents and return its manifest entry."""
-    sources: dict[str, int] = {}
-    source_documents: dict[str, int] = {}
-    with IndexedDatasetWriter(folder / path, np.dtype(np.uint16)) as writer:
-        for source, tokens in documents:
-            writer.add_document(tokens)
-            sources[source] = sources.get(source, 0) + len(tokens)
-            source_documents[source] = source_documents.get(source, 0) + 1
-    return ShardEntry.from_files(path, split, writer.close(), sources, source_documents)
+    return write_shard(folder, path, split, documents, np.dtype(np.uint16))
 
 
 def publish(folder: Path) -> Path:

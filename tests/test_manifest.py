@@ -1,9 +1,9 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gap_replay.shards.indexed import IndexedDatasetWriter
 from gap_replay.shards.manifest import (
     FORMAT,
     ShardEntry,
@@ -13,6 +13,7 @@ from gap_replay.shards.manifest import (
     summarize,
     verify,
     write_manifest,
+    write_shard,
 )
 
 EOS = 0
@@ -20,16 +21,9 @@ TOKENIZER = {"name": "test-bpe", "vocab_size": 300, "eos_id": EOS, "eos_token": 
 CREATED = "2026-11-21T10:00:00Z"
 
 
-def write_entry(folder, path, split, documents):
+def write_entry(folder: Path, path: str, split: str, documents: list[tuple[str, list[int]]]) -> ShardEntry:
     """Write a shard of (source, tokens) documents and return its manifest entry."""
-    sources: dict[str, int] = {}
-    source_documents: dict[str, int] = {}
-    with IndexedDatasetWriter(folder / path, np.dtype(np.uint16)) as writer:
-        for source, tokens in documents:
-            writer.add_document(tokens)
-            sources[source] = sources.get(source, 0) + len(tokens)
-            source_documents[source] = source_documents.get(source, 0) + 1
-    return ShardEntry.from_files(path, split, writer.close(), sources, source_documents)
+    return write_shard(folder, path, split, documents, np.dtype(np.uint16))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -17,7 +18,7 @@ import numpy as np
 
 from gap_replay.documents import SOURCES
 from gap_replay.files import write_atomic
-from gap_replay.shards.indexed import IndexedDataset, ShardFiles, shard_paths, validate
+from gap_replay.shards.indexed import IndexedDataset, IndexedDatasetWriter, ShardFiles, shard_paths, validate
 
 FORMAT = "gap-replay-manifest/1"
 SPLITS = ("train", "valid")
@@ -79,6 +80,26 @@ def shard_name(split: str, index: int, count: int) -> str:
     if not 0 <= index < count:
         raise ValueError(f"shard index {index} out of range for {count} shards")
     return f"{split}-{index:05d}-of-{count:05d}"
+
+
+def write_shard(
+    directory: str | Path,
+    path: str,
+    split: str,
+    documents: Iterable[tuple[str, Sequence[int] | np.ndarray]],
+    dtype: np.dtype,
+) -> ShardEntry:
+    """Write (source, tokens) documents, in order, as shard `path` under `directory` and return its manifest entry."""
+    sources: dict[str, int] = {}
+    source_documents: dict[str, int] = {}
+    with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
+        for source, tokens in documents:
+            writer.add_document(tokens)
+            sources[source] = sources.get(source, 0) + len(tokens)
+            source_documents[source] = source_documents.get(source, 0) + 1
+    return ShardEntry.from_files(
+        path, split, writer.close(), dict(sorted(sources.items())), dict(sorted(source_documents.items()))
+    )
 
 
 def build_manifest(
