@@ -78,3 +78,22 @@ def test_fetch_limit_caps_the_files_of_every_listing(tmp_path, capsys):
     assert "fetch pubmed: 2 downloaded" in out, "one baseline and one update file"
     assert "fetch replay: 4 downloaded" in out, "one file for each of the four subsets"
     assert not (tmp_path / "raw" / "pmc").exists()
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="needs ../shared/samples (real PubMed and PMC files)")
+@pytest.mark.parametrize(
+    ("source", "name", "first_id"),
+    [
+        ("pubmed", "pubmed/test_current_medline.xml.gz", "pubmed:"),
+        ("pmc", "pmc/PMC6398430.nxml", "pmc:PMC6398430"),
+    ],
+)
+def test_parse_reads_real_nlm_files(tmp_path, source, name, first_id):
+    out = tmp_path / "out.jsonl"
+    assert main(["parse", source, str(SAMPLES / name), "--out", str(out)]) == 0
+    docs = list(read_jsonl(out))
+    assert docs and docs[0].id.startswith(first_id)
+    assert all(doc.source == source and doc.text.strip() for doc in docs)
