@@ -169,7 +169,6 @@ class Recipe(Strict):
     output: str | None = None
     mirror: bool = False
     seed: int = 1234
-    workers: Annotated[int, Field(ge=0)] = 0
     write_rejects: bool = True
     curated_shards: Annotated[int, Field(ge=0)] = 0
     http: HttpConfig = HttpConfig()
