@@ -138,8 +138,8 @@ def write_parquet(docs: Iterable[Document], path: str | os.PathLike[str], batch_
     return count
 
 
-def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None) -> Iterator[Document]:
-    """Stream documents from a Parquet file batch by batch."""
+def read_parquet(path: str | os.PathLike[str] | IO[bytes], columns: list[str] | None = None) -> Iterator[Document]:
+    """Stream documents from a Parquet file (a path or an open binary file) batch by batch."""
     parquet = pq.ParquetFile(path)
     for batch in parquet.iter_batches(columns=columns):
         for row in batch.to_pylist():

@@ -14,10 +14,11 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from gap_replay.beam.io import ReadCurated, curated_pattern
-from gap_replay.documents import read_parquet
+from gap_replay.documents import Document, read_parquet
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 from gap_replay.pipelines.options import pipeline_options
 from gap_replay.pipelines.stats import update_stats
@@ -164,13 +165,19 @@ class Shard(beam.PTransform):
         )
 
 
+def _read_curated(path: str) -> Iterator[Document]:
+    """One curated Parquet file through Beam's FileSystems (local, gs://, s3://)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        yield from read_parquet(stream)
+
+
 def _training_texts(output: str, recipe: Recipe) -> list[str]:
     """The tokenizer's training texts: up to N train-split medical documents, chosen by a stable draw, in id order."""
     paths = sorted(m.path for m in FileSystems.match([curated_pattern(output)])[0].metadata_list)
     docs = (
         doc
         for path in paths
-        for doc in read_parquet(path)
+        for doc in _read_curated(path)
         if doc.source != "replay" and split_of(doc.id, recipe.seed, recipe.split.valid_fraction) == "train"
     )
     limit = recipe.tokenizer.train_max_documents or 2**62
