@@ -15,8 +15,11 @@ import pyarrow.parquet as pq
 
 from gap_replay.documents import SOURCES
 from gap_replay.files import write_atomic
+from gap_replay.plots import drop_plot, token_plot
 
 DUPLICATE_REASONS = ("superseded_version", "exact_duplicate", "near_duplicate")
+TOKEN_PLOT = "corpus_tokens.png"
+DROP_PLOT = "corpus_drops.png"
 
 
 def _table(header: list[str], rows: Iterable[list[Any]]) -> str:
@@ -126,14 +129,19 @@ def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[st
             + ", ".join(f"{name} {share:.2%}" for name, share in shares.items())
             + "."
         )
+        head.append(f"![Tokens per source]({TOKEN_PLOT})\n\n![Documents kept and dropped]({DROP_PLOT})")
     return "\n\n".join([*head, *_sections(stats, manifest, counts, sources)]) + "\n"
 
 
 def write_cards(stats: dict[str, Any], manifest: dict[str, Any], output: Path, cards_dir: Path) -> list[Path]:
-    """Write `corpus.md` and one `<source>.md` per curated source; returns the paths."""
+    """Write `corpus.md` with its plots and one `<source>.md` per curated source; returns the paths."""
     counts = curated_counts(output)
     cards_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    sources = [source for source in SOURCES if source in stats["curate"]["sources"]]
+    written = [
+        token_plot(manifest, sources, cards_dir / TOKEN_PLOT),
+        drop_plot(stats, sources, cards_dir / DROP_PLOT),
+    ]
     for source in [None, *(s for s in SOURCES if s in stats["curate"]["sources"])]:
         path = cards_dir / f"{source or 'corpus'}.md"
         write_atomic(path, render_card(stats, manifest, counts, source))

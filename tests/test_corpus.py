@@ -129,17 +129,14 @@ def test_cards_are_written_and_byte_stable(corpus, tmp_path):
     first = corpus / "cards"
     again = tmp_path / "again"
     assert main(["card", "--output", str(corpus), "--cards", str(again)]) == 0
-    for card in first.glob("*.md"):
+    for card in [*first.glob("*.md"), *first.glob("*.png")]:
         assert card.read_bytes() == (again / card.name).read_bytes()
     corpus_card = (first / "corpus.md").read_text()
     assert "exact_duplicate" in corpus_card and "near_duplicate" in corpus_card
-    assert {path.name for path in first.glob("*.md")} == {
-        "corpus.md",
-        "guidelines.md",
-        "pubmed.md",
-        "pmc.md",
-        "replay.md",
-    }
+    expected = {"corpus.md", "guidelines.md", "pubmed.md", "pmc.md", "replay.md"}
+    assert {path.name for path in first.glob("*.md")} == expected
+    assert {path.name for path in first.glob("*.png")} == {"corpus_tokens.png", "corpus_drops.png"}
+    assert all(path.read_bytes().startswith(b"\x89PNG") for path in first.glob("*.png"))
 
 
 def test_a_second_run_downloads_nothing_and_gives_byte_identical_shards(corpus, tmp_path):
