@@ -6,12 +6,13 @@ Validated on load: an unknown key or a bad value is an error that names the file
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gap_replay import __version__
 
@@ -54,6 +55,16 @@ class CleanConfig(Strict):
 
     drop_line_patterns: list[str] = Field(default_factory=list)
     max_blank_lines: Annotated[int, Field(ge=1)] = 1
+
+    @field_validator("drop_line_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"bad regular expression {pattern!r}: {error}") from None
+        return patterns
 
 
 class SourceConfig(Strict):

@@ -27,6 +27,8 @@ from gap_replay.sources.base import FETCH_LOG
 
 log = logging.getLogger(__name__)
 
+PARSE_ERRORS = "parse_errors"
+
 
 class CurateError(RuntimeError):
     """Curate cannot start (no raw files) or did not finish."""
@@ -101,20 +103,19 @@ class Curate(beam.PTransform):
 def _clear_previous(output: str) -> None:
     """Remove the curated Parquet and rejects of an earlier run, so no stale shard is read as current."""
     stale = _match(FileSystems.join(output, "curated", "*", "part-*.parquet"))
-    stale += _match(FileSystems.join(output, "rejects", "rejects-*.jsonl"))
+    stale += _match(FileSystems.join(output, "rejects", "*-*.jsonl"))
     if stale:
         FileSystems.delete(stale)
 
 
 def _parse_errors(output: str) -> list[dict[str, Any]]:
-    """The parse-error rejects of this run (file and reason), read back for stats.json."""
+    """The unreadable files of this run (file and reason), read back for stats.json."""
     errors = []
-    for path in _match(FileSystems.join(output, "rejects", "rejects-*.jsonl")):
+    for path in _match(FileSystems.join(output, "rejects", f"{PARSE_ERRORS}-*.jsonl")):
         with FileSystems.open(path) as lines:
             for line in lines:
                 record = json.loads(line)
-                if record["reason"] == "parse_error":
-                    errors.append({key: record.get(key) for key in ("source", "file", "detail")})
+                errors.append({key: record.get(key) for key in ("source", "file", "detail")})
     return sorted(errors, key=lambda error: (error["source"], error["file"]))
 
 
@@ -129,10 +130,13 @@ def run_curate(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = ()
     pipeline = beam.Pipeline(options=pipeline_options(beam_args))
     curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe)
     curated["documents"] | "WriteCurated" >> WriteCurated(output, recipe.sources.enabled(), recipe.curated_shards)
-    rejects = curated["rejects"]
-    if not recipe.write_rejects:
-        rejects = rejects | "ParseErrorsOnly" >> beam.Filter(lambda record: record["reason"] == "parse_error")
-    rejects | "WriteRejects" >> WriteRejects(FileSystems.join(output, "rejects"))
+    unreadable, dropped = curated["rejects"] | "SplitRejects" >> beam.Partition(
+        lambda record, _: 0 if record["reason"] == "parse_error" else 1, 2
+    )
+    rejects_dir = FileSystems.join(output, "rejects")
+    unreadable | "WriteParseErrors" >> WriteRejects(rejects_dir, PARSE_ERRORS)
+    if recipe.write_rejects:
+        dropped | "WriteRejects" >> WriteRejects(rejects_dir)
     result = pipeline.run()
     state = result.wait_until_finish()
     if state not in (None, "DONE"):

@@ -52,3 +52,8 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
     listing.write_text("- a\n- b\n")
     with pytest.raises(RecipeError, match="a recipe is a YAML mapping"):
         load_recipe(listing)
+
+
+def test_a_line_pattern_that_does_not_compile_is_refused_on_load():
+    with pytest.raises(RecipeError, match=r"sources.guidelines.clean.drop_line_patterns: .*bad regular expression"):
+        parse_recipe({"name": "r", "sources": {"guidelines": {"clean": {"drop_line_patterns": ["(unclosed"]}}}})

@@ -25,15 +25,16 @@ def reject_record(
 
 
 class WriteRejects(beam.PTransform):
-    """Reject records as JSON lines under `<output>/rejects/`."""
+    """Reject records as JSON lines `<directory>/<name>-SSSSS-of-NNNNN.jsonl`."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, name: str = "rejects") -> None:
         super().__init__()
         self._directory = directory
+        self._name = name
 
     def expand(self, rejects: beam.PCollection) -> beam.PCollection:
         return (
             rejects
             | "ToJson" >> beam.Map(lambda record: json.dumps(record, ensure_ascii=False, sort_keys=True))
-            | "Write" >> beam.io.WriteToText(f"{self._directory.rstrip('/')}/rejects", file_name_suffix=".jsonl")
+            | "Write" >> beam.io.WriteToText(f"{self._directory.rstrip('/')}/{self._name}", file_name_suffix=".jsonl")
         )

@@ -8,6 +8,7 @@ see one spelling of the same text.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -80,9 +81,14 @@ def drop_lines(text: str, patterns: list[re.Pattern[str]]) -> tuple[str, int]:
     return "\n".join(kept), dropped
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
+    return compile_patterns(list(patterns))
+
+
 def clean_document(doc: Document, config: CleanConfig) -> Document:
     """The document with normalised text (minus the source's boilerplate lines) and a one-line normalised title."""
-    patterns = compile_patterns(config.drop_line_patterns)
+    patterns = _compiled(tuple(config.drop_line_patterns))
     text, dropped = drop_lines(normalize_text(doc.text, config.max_blank_lines), patterns)
     if dropped:
         text = _limit_blank_lines(text, config.max_blank_lines).strip()
