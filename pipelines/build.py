@@ -17,7 +17,7 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from gap_replay.beam.io import ReadCurated, curated_pattern
+from gap_replay.beam.io import ReadCurated, curated_pattern, match_paths
 from gap_replay.documents import Document, read_parquet
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 from gap_replay.pipelines.options import pipeline_options
@@ -114,7 +114,11 @@ class Mix(beam.PTransform):
         seed, share = self._seed, self._share
         copies = tokenized | "Epochs" >> beam.FlatMap(_epoch_copies, self._epochs, seed)
         medical = copies | "Medical" >> beam.Filter(lambda item: item.source != "replay")
-        pool = copies | "ReplayPool" >> beam.Filter(lambda item: item.source == "replay")
+        pool = (
+            copies
+            | "ReplayPool" >> beam.Filter(lambda item: item.source == "replay")
+            | "Draw" >> beam.Map(lambda item: (item, stable_unit(seed, "replay", item.key)))
+        )
         medical_tokens = (
             medical
             | "MedicalLengths" >> beam.Map(lambda item: (item.split, len(item.tokens)))
@@ -122,13 +126,17 @@ class Mix(beam.PTransform):
         )
         thresholds = (
             pool
-            | "Draws" >> beam.Map(lambda item: (item.split, (stable_unit(seed, "replay", item.key), len(item.tokens))))
+            | "Draws" >> beam.MapTuple(lambda item, draw: (item.split, (draw, len(item.tokens))))
             | "GroupBySplit" >> beam.GroupByKey()
             | "Thresholds" >> beam.Map(_thresholds, beam.pvalue.AsDict(medical_tokens), share)
         )
-        replay = pool | "TakeReplay" >> beam.Filter(
-            lambda item, limits: stable_unit(seed, "replay", item.key) <= limits.get(item.split, -1.0),
-            beam.pvalue.AsDict(thresholds),
+        replay = (
+            pool
+            | "TakeReplay"
+            >> beam.Filter(
+                lambda drawn, limits: drawn[1] <= limits.get(drawn[0].split, -1.0), beam.pvalue.AsDict(thresholds)
+            )
+            | "Drawn" >> beam.MapTuple(lambda item, _: item)
         )
         return (medical, replay) | "Mixed" >> beam.Flatten()
 
@@ -173,7 +181,7 @@ def _read_curated(path: str) -> Iterator[Document]:
 
 def _training_texts(output: str, recipe: Recipe) -> list[str]:
     """The tokenizer's training texts: up to N train-split medical documents, chosen by a stable draw, in id order."""
-    paths = sorted(m.path for m in FileSystems.match([curated_pattern(output)])[0].metadata_list)
+    paths = match_paths(curated_pattern(output))
     docs = (
         doc
         for path in paths
@@ -241,7 +249,7 @@ def _mix_summary(recipe: Recipe, entries: list[ShardEntry]) -> dict[str, Any]:
 def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = ()) -> dict[str, Any]:
     """Run build for a recipe; returns the manifest (also written to `<output>/tokens/manifest.json`)."""
     output = str(recipe.output_dir)
-    if not FileSystems.match([curated_pattern(output)])[0].metadata_list:
+    if not match_paths(curated_pattern(output)):
         raise BuildError(f"no curated Parquet under {output}/curated: run `gap-replay curate` first")
     tokens_dir = Path(output) / "tokens"
     tokens_dir.mkdir(parents=True, exist_ok=True)

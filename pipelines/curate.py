@@ -14,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 from gap_replay.beam import counters
 from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText
 from gap_replay.beam.filters import ApplyQualityRules, CleanDocuments, DetectLanguage
-from gap_replay.beam.io import WriteCurated
+from gap_replay.beam.io import WriteCurated, match_paths
 from gap_replay.beam.parse import DELETIONS, ParseFiles
 from gap_replay.beam.rejects import REJECTS, WriteRejects
 from gap_replay.cards import dataset_card
@@ -34,10 +34,6 @@ class CurateError(RuntimeError):
     """Curate cannot start (no raw files) or did not finish."""
 
 
-def _match(pattern: str) -> list[str]:
-    return [metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list]
-
-
 def raw_inputs(recipe: Recipe) -> list[tuple[str, str]]:
     """(parser key, path) of every raw file of the enabled sources, sorted; `**/` also matches the top folder."""
     raw_root = FileSystems.join(str(recipe.output_dir), "raw")
@@ -46,7 +42,7 @@ def raw_inputs(recipe: Recipe) -> list[tuple[str, str]]:
         root = FileSystems.join(raw_root, source)
         for pattern in source_module(source).RAW_PATTERNS:
             patterns = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]
-            for path in (found for each in patterns for found in _match(FileSystems.join(root, each))):
+            for path in (found for each in patterns for found in match_paths(FileSystems.join(root, each))):
                 if path.rsplit("/", 1)[-1] == FETCH_LOG:
                     continue
                 relative = path[len(root) :].lstrip("/")
@@ -102,8 +98,8 @@ class Curate(beam.PTransform):
 
 def _clear_previous(output: str) -> None:
     """Remove the curated Parquet and rejects of an earlier run, so no stale shard is read as current."""
-    stale = _match(FileSystems.join(output, "curated", "*", "part-*.parquet"))
-    stale += _match(FileSystems.join(output, "rejects", "*-*.jsonl"))
+    stale = match_paths(FileSystems.join(output, "curated", "*", "part-*.parquet"))
+    stale += match_paths(FileSystems.join(output, "rejects", "*-*.jsonl"))
     if stale:
         FileSystems.delete(stale)
 
@@ -111,7 +107,7 @@ def _clear_previous(output: str) -> None:
 def _parse_errors(output: str) -> list[dict[str, Any]]:
     """The unreadable files of this run (file and reason), read back for stats.json."""
     errors = []
-    for path in _match(FileSystems.join(output, "rejects", f"{PARSE_ERRORS}-*.jsonl")):
+    for path in match_paths(FileSystems.join(output, "rejects", f"{PARSE_ERRORS}-*.jsonl")):
         with FileSystems.open(path) as lines:
             for line in lines:
                 record = json.loads(line)

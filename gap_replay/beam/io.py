@@ -10,6 +10,11 @@ from apache_beam.io.filesystems import FileSystems
 from gap_replay.documents import PARQUET_SCHEMA, SOURCES, Document, to_parquet_row
 
 
+def match_paths(pattern: str) -> list[str]:
+    """Paths matching a glob on any Beam filesystem (local, gs://, s3://), sorted."""
+    return sorted(metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list)
+
+
 def curated_prefix(output: str, source: str) -> str:
     return FileSystems.join(output, "curated", source, "part")
 
