@@ -36,10 +36,10 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
-def curated_counts(output: Path) -> dict[str, Counter]:
-    """Documents per (source, subsource) and per (source, licence) in the curated Parquet."""
+def curated_counts(paths: Iterable[Path]) -> dict[str, Counter]:
+    """Documents per (source, subsource) and per (source, licence) in the curated Parquet files."""
     counts: dict[str, Counter] = {"subsource": Counter(), "license": Counter()}
-    for path in sorted(output.glob("curated/*/part-*.parquet")):
+    for path in sorted(paths):
         table = pq.read_table(path, columns=["source", "subsource", "license"]).to_pydict()
         for source, subsource, license in zip(table["source"], table["subsource"], table["license"], strict=True):
             counts["subsource"][(source, subsource)] += 1
@@ -133,9 +133,11 @@ def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[st
     return "\n\n".join([*head, *_sections(stats, manifest, counts, sources)]) + "\n"
 
 
-def write_cards(stats: dict[str, Any], manifest: dict[str, Any], output: Path, cards_dir: Path) -> list[Path]:
+def write_cards(
+    stats: dict[str, Any], manifest: dict[str, Any], curated: Iterable[Path], cards_dir: Path
+) -> list[Path]:
     """Write `corpus.md` with its plots and one `<source>.md` per curated source; returns the paths."""
-    counts = curated_counts(output)
+    counts = curated_counts(curated)
     cards_dir.mkdir(parents=True, exist_ok=True)
     sources = [source for source in SOURCES if source in stats["curate"]["sources"]]
     written = [

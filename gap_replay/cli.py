@@ -1,6 +1,9 @@
 """`gap-replay`: fetch | curate | build | card | corpus | download | parse | inspect | train.
 
 Arguments a command does not know are Beam pipeline options (`--runner`, `--project`, ...) and go to Beam.
+Exit codes: 0 done; 1 ran but something failed (files that could not be fetched or read, a pipeline that failed,
+shards that do not verify); 2 refused to start (a bad recipe or argument, an unfinished upstream stage, a folder
+that is not the project's).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import argparse
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,12 +21,19 @@ from gap_replay.documents import SOURCES
 from gap_replay.recipe import Recipe, RecipeError, load_recipe
 
 BEAM_COMMANDS = ("curate", "build", "corpus")
+OK, FAILED, REFUSED = 0, 1, 2
 
 
 def _recipe_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", help="recipe YAML (default: the bundled sample recipe)")
     parser.add_argument("--output", help="override the recipe's output folder")
     parser.add_argument("--cards", help="override the recipe's data card folder")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="use an output or cards folder that is not empty and was not made by gap-replay "
+        "(it still deletes only files it wrote)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,59 +79,70 @@ def _load(args: argparse.Namespace) -> tuple[Recipe, str]:
     return recipe, sha256
 
 
-def _fetch(recipe: Recipe, sources: Sequence[str] | None = None) -> None:
+def _fetch(recipe: Recipe, sources: Sequence[str] | None = None, force: bool = False) -> int:
+    """Fetch and report each source; FAILED when any file or listing failed (after fetching all it could)."""
     from gap_replay.pipelines.fetch import run_fetch
 
-    for source, summary in run_fetch(recipe, sources).items():
+    failed = 0
+    for source, summary in run_fetch(recipe, sources, force=force).items():
+        disallowed = f", {summary.disallowed} disallowed by robots.txt" if summary.disallowed else ""
         print(
-            f"fetch {source}: {summary.downloaded} downloaded, {summary.skipped} already present, "
+            f"fetch {source}: {summary.downloaded} downloaded, {summary.skipped} already present{disallowed}, "
             f"{summary.failed} failed ({summary.bytes / 1e6:.1f} MB)"
         )
         for error in summary.errors:
             print(f"  failed: {error}", file=sys.stderr)
+        failed += summary.failed
+    if failed:
+        print(f"gap-replay fetch: {failed} failed (listed above); run it again to retry them", file=sys.stderr)
+    return FAILED if failed else OK
 
 
-def _curate(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> None:
+def _curate(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool = False) -> None:
     from gap_replay.pipelines.curate import run_curate
 
-    stats = run_curate(recipe, sha256, beam_args)
+    stats = run_curate(recipe, sha256, beam_args, force=force)
     kept = sum(entry.get("kept", 0) for entry in stats["sources"].values())
     print(f"curate: {kept:,} documents kept from {stats['raw_files']} raw files -> {recipe.output_dir / 'curated'}")
     for error in stats["parse_errors"]:
         print(f"  unreadable: {error['file']}: {error['detail']}", file=sys.stderr)
 
 
-def _build(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> dict:
+def _build(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool = False) -> dict:
     from gap_replay.pipelines.build import run_build
 
-    manifest = run_build(recipe, sha256, beam_args)
+    manifest = run_build(recipe, sha256, beam_args, force=force)
     train = manifest["totals"]["train"]
     print(f"build: {train['tokens']:,} training tokens in {len(manifest['shards'])} shards")
     return manifest
 
 
-def _card(recipe: Recipe) -> list[Path]:
-    from gap_replay.cards import write_cards
-    from gap_replay.pipelines.stats import read_stats
-    from gap_replay.shards.manifest import read_manifest
+def _card(recipe: Recipe, force: bool = False) -> list[Path]:
+    from gap_replay.pipelines.card import run_card
 
-    manifest = read_manifest(recipe.output_dir / "tokens" / "manifest.json")
-    paths = write_cards(read_stats(recipe.output_dir), manifest, recipe.output_dir, Path(recipe.cards))
+    paths = run_card(recipe, force=force)
     print(f"card: wrote {', '.join(str(path) for path in paths)}")
     return paths
 
 
-def _corpus(recipe: Recipe, sha256: str, beam_args: Sequence[str]) -> None:
+def _corpus(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool = False) -> int:
     from gap_replay.pipelines.stats import read_stats
     from gap_replay.report import corpus_summary
 
     start = time.monotonic()
-    _fetch(recipe)
+    if _fetch(recipe, force=force) != OK:
+        print(
+            "gap-replay corpus: stopped after fetch; run it again to retry what failed, "
+            "or `gap-replay curate` to go on with what was fetched",
+            file=sys.stderr,
+        )
+        return FAILED
     _curate(recipe, sha256, beam_args)
     manifest = _build(recipe, sha256, beam_args)
-    _card(recipe)
+    _card(recipe, force)
     manifest_path = recipe.output_dir / "tokens" / "manifest.json"
     print(corpus_summary(read_stats(recipe.output_dir), manifest, manifest_path, time.monotonic() - start))
+    return OK
 
 
 def _parse(source: str, files: Sequence[Path], out: Path) -> int:
@@ -174,7 +196,16 @@ def _inspect(path: Path, verify: bool) -> int:
     return 1 if problems else 0
 
 
+def _message(error: BaseException) -> str:
+    """What to print for an error: its text, never an empty line."""
+    text = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
+    return str(text).strip() or f"{type(error).__name__} (no message; run with -v for the traceback)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from gap_replay.pipelines.options import DryRun
+    from gap_replay.stages import StageError
+
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
     if beam_args and args.command not in BEAM_COMMANDS:
@@ -193,20 +224,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _download(args.manifest_url, args.dest, args.workers)
         recipe, sha256 = _load(args)
         if args.command == "fetch":
-            _fetch(recipe, args.sources.split(",") if args.sources else None)
-        elif args.command == "curate":
-            _curate(recipe, sha256, beam_args)
+            return _fetch(recipe, args.sources.split(",") if args.sources else None, args.force)
+        if args.command == "curate":
+            _curate(recipe, sha256, beam_args, args.force)
         elif args.command == "build":
-            _build(recipe, sha256, beam_args)
+            _build(recipe, sha256, beam_args, args.force)
         elif args.command == "card":
-            _card(recipe)
+            _card(recipe, args.force)
         elif args.command == "corpus":
-            _corpus(recipe, sha256, beam_args)
-    except (RecipeError, FileNotFoundError, ValueError, RuntimeError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"gap-replay {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    return 0
+            return _corpus(recipe, sha256, beam_args, args.force)
+    except DryRun as done:
+        print(done)
+        return OK
+    except (RecipeError, StageError, FileNotFoundError, ValueError, KeyError) as error:
+        print(f"gap-replay {args.command}: error: {_message(error)}", file=sys.stderr)
+        return REFUSED
+    except KeyboardInterrupt:
+        print(f"gap-replay {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure reaches the user as a message and an exit code, not a traceback
+        if args.verbose:
+            traceback.print_exc()
+        print(f"gap-replay {args.command}: error: {_message(error)}", file=sys.stderr)
+        return FAILED
+    return OK
 
 
 if __name__ == "__main__":

@@ -7,9 +7,14 @@ Politeness rules, per host (scheme + host + port):
 - One request at a time, with at least `delay` seconds between the starts of consecutive requests.
 - 429, 5xx, timeouts and dropped connections are retried with exponential backoff (or the server's `Retry-After`),
   capped at 60 s; any other 4xx fails at once.
+- Redirects are followed hop by hop: each target is checked against its own host's robots.txt and paced as a
+  request to that host.
 
-Redirects are followed within the request's turn, by the transport (as `requests` does), without a separate robots
-check of the target.
+Integrity: a download resumes its `.part` only when the server proves the file unchanged (`If-Range` with the ETag
+or Last-Modified seen when the part began, and the same validators on the 206); otherwise it starts over. What
+arrives must be what the file name promises (`sniff`: declared type and magic bytes), so a 200 error page is never
+kept. A file has a deadline (retries included) and a minimum transfer rate over a window, so a host that drips
+bytes cannot stall the crawl. Pages and listings are read whole but bounded in size and time.
 
 With `mirror` set, only the transport changes: `https://host/path` is requested as `<mirror>/host/path`, while
 robots, pacing, logs and errors all speak of the original URL.
@@ -27,16 +32,18 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from protego import Protego
+
+from gap_replay.sniff import HEAD_BYTES, content_problem, declared_problem, kind_of
 
 if TYPE_CHECKING:
     from gap_replay.recipe import HttpConfig
@@ -44,7 +51,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_WAIT = 60.0
+MAX_REDIRECTS = 10
 CHUNK = 1 << 16
+PART_META = ".json"  # `<file>.part.json` beside a `.part`: the validators the partial file was started under
 ALLOW_ALL = "User-agent: *\nAllow: /\n"
 DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 
@@ -112,6 +121,12 @@ class FetchLog:
         with self._lock:
             self._catch_up()
             return self._latest.get(url)
+
+    def current(self) -> list[FetchRecord]:
+        """The newest record of every URL in the log, in URL order."""
+        with self._lock:
+            self._catch_up()
+            return [self._latest[url] for url in sorted(self._latest)]
 
     def append(self, record: FetchRecord) -> None:
         """Append one record as a JSON line and flush it, so a crash loses at most the line being written."""
@@ -216,14 +231,19 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _decode(content: bytes, response: requests.Response) -> str:
+def _decode(content: bytes, headers: Mapping[str, str]) -> str:
     """Text of a response: the declared charset, else UTF-8, else the detected encoding (never HTTP's Latin-1)."""
-    if "charset" in response.headers.get("Content-Type", "").lower() and response.encoding:
-        return content.decode(response.encoding, errors="replace")
+    declared = requests.utils.get_encoding_from_headers(headers)
+    if "charset" in headers.get("Content-Type", "").lower() and declared:
+        try:
+            return content.decode(declared, errors="replace")
+        except LookupError:
+            pass
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
-        return content.decode(response.apparent_encoding or "utf-8", errors="replace")
+        detected = requests.compat.chardet.detect(content)["encoding"] if requests.compat.chardet else None
+        return content.decode(detected or "utf-8", errors="replace")
 
 
 def _describe(error: BaseException) -> str:
@@ -244,8 +264,109 @@ class _Host:
     robots_note: str = "disallowed by robots.txt"
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page or listing read whole: its final URL (after redirects, never the mirror's), status, headers, body."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return _decode(self.content, self.headers)
+
+
+@dataclass(frozen=True)
+class _Validators:
+    """What a partial download was started under; a resume must see the same file (RFC 9110 `If-Range`)."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    total: int | None
+
+    @property
+    def if_range(self) -> str | None:
+        """The validator to send: a strong ETag, else Last-Modified; None when the file cannot be proven unchanged."""
+        if self.etag and not self.etag.startswith("W/"):
+            return self.etag
+        return self.last_modified
+
+    def matches(self, response: requests.Response) -> bool:
+        """Whether a 206 carries the validators the part was started under (a server may ignore `If-Range`)."""
+        pairs = ((self.etag, response.headers.get("ETag")), (self.last_modified, response.headers.get("Last-Modified")))
+        return all(kept is None or sent is None or kept == sent for kept, sent in pairs)
+
+
+class TransferGuard:
+    """Cuts a transfer that passes its deadline (final) or, once `window` seconds have passed, moves fewer than
+    `min_rate` bytes per second over the last window (retried, resuming where it stopped)."""
+
+    def __init__(self, url: str, deadline: float, min_rate: float, window: float, clock: Callable[[], float]):
+        self._url = url
+        self._deadline = deadline
+        self._min_rate = min_rate
+        self._window = window
+        self._clock = clock
+        self._mark_time = clock()
+        self._mark_bytes = 0
+
+    def check(self, received: int) -> None:
+        """Called after each chunk with the bytes received so far in this attempt."""
+        now = self._clock()
+        if now > self._deadline:
+            raise HttpError(self._url, None, f"not finished by its deadline, {received} bytes into this attempt")
+        if now - self._mark_time >= self._window:
+            rate = (received - self._mark_bytes) / (now - self._mark_time)
+            if rate < self._min_rate:
+                raise _Retry(None, f"transfer too slow: {rate:,.0f} B/s, below {self._min_rate:,.0f} B/s")
+            self._mark_time, self._mark_bytes = now, received
+
+
+def _read_validators(part: Path) -> _Validators | None:
+    try:
+        data = json.loads(part.with_name(part.name + PART_META).read_text(encoding="utf-8"))
+        return _Validators(data["url"], data.get("etag"), data.get("last_modified"), data.get("total"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_validators(part: Path, url: str, response: requests.Response) -> None:
+    length = response.headers.get("Content-Length")
+    data = {
+        "url": url,
+        "etag": response.headers.get("ETag"),
+        "last_modified": response.headers.get("Last-Modified"),
+        "total": int(length) if length and length.isdigit() else None,
+    }
+    part.with_name(part.name + PART_META).write_text(json.dumps(data), encoding="utf-8")
+
+
+def _discard_part(part: Path) -> None:
+    part.unlink(missing_ok=True)
+    part.with_name(part.name + PART_META).unlink(missing_ok=True)
+
+
+def _file_head(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def _content_range(response: requests.Response) -> tuple[int, int | None] | None:
+    """(start, total) of a 206's `Content-Range: bytes START-END/TOTAL`; total None when `*`; None if unreadable."""
+    unit, _, span = response.headers.get("Content-Range", "").partition(" ")
+    first, _, total = span.partition("/")
+    start = first.partition("-")[0]
+    if unit != "bytes" or not start.isdigit():
+        return None
+    return int(start), int(total) if total.isdigit() else None
+
+
 class PoliteClient:
-    """A `requests.Session` that obeys robots.txt, paces each host, retries transient failures and logs downloads."""
+    """A `requests.Session` that obeys robots.txt, paces each host, retries transient failures, checks what it
+    downloads and logs it. `clock` and `sleep` can be replaced (tests drive deadlines and pacing without waiting)."""
 
     def __init__(
         self,
@@ -255,6 +376,13 @@ class PoliteClient:
         backoff: float = 1.0,
         timeout: float = 60.0,
         mirror: str | None = None,
+        file_deadline: float = 4 * 3600.0,
+        min_rate: float = 4096,
+        rate_window: float = 60.0,
+        max_page_bytes: int = 64 << 20,
+        page_deadline: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.user_agent = user_agent
         self.delay = delay
@@ -262,6 +390,13 @@ class PoliteClient:
         self.backoff = backoff
         self.timeout = timeout
         self.mirror = mirror
+        self.file_deadline = file_deadline
+        self.min_rate = min_rate
+        self.rate_window = rate_window
+        self.max_page_bytes = max_page_bytes
+        self.page_deadline = page_deadline
+        self._clock = clock
+        self._sleep = sleep
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
         # A proxy from the environment must not intercept the loopback mirror.
@@ -279,6 +414,11 @@ class PoliteClient:
             backoff=config.backoff_seconds,
             timeout=config.timeout_seconds,
             mirror=mirror,
+            file_deadline=config.file_deadline_seconds,
+            min_rate=config.min_bytes_per_second,
+            rate_window=config.rate_window_seconds,
+            max_page_bytes=config.max_page_bytes,
+            page_deadline=config.page_deadline_seconds,
         )
 
     def close(self) -> None:
@@ -290,41 +430,53 @@ class PoliteClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def get(self, url: str, headers: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
-        """GET `url` politely; returns a response with status < 400 whose `.url` is the original (unmirrored) URL.
+    def get(self, url: str, headers: dict[str, str] | None = None) -> Page:
+        """GET `url` politely and read its body whole (at most `max_page_bytes`, within `page_deadline` seconds)."""
+        deadline = self._clock() + self.page_deadline
 
-        With `stream=True` the host's turn ends when the headers arrive; the caller reads (and closes) the body.
-        """
-        host = self._allowed(url)
-        return self._with_retries(url, lambda: self._paced_get(url, host, headers, stream))
+        def attempt() -> Page:
+            with self._exchange(url, headers) as response:
+                content = self._read_page(url, response, deadline)
+                return Page(response.url, response.status_code, response.headers, content)
+
+        return self._with_retries(url, attempt, deadline)
 
     def get_text(self, url: str) -> str:
         """The body of `url` as text (declared charset, else UTF-8, else detected)."""
-        response = self.get(url)
-        return _decode(response.content, response)
+        return self.get(url).text
 
     def get_bytes(self, url: str) -> bytes:
         """The body of `url` as bytes, read whole: for pages and listings, not for bulk files (use `download`)."""
         return self.get(url).content
 
-    def download(self, url: str, dest: Path, log: FetchLog, md5: str | None = None) -> tuple[FetchRecord, bool]:
+    def download(
+        self, url: str, dest: Path, log: FetchLog, md5: str | None = None, kind: str | None = None
+    ) -> tuple[FetchRecord, bool]:
         """Fetch `url` into `dest` unless the log shows the file already there intact; returns (record, downloaded).
 
-        Streams into `dest.part`, resuming it with a Range request when present, checks `md5` when given, and only
-        then renames into place; every outcome is appended to `log`, and failures raise HttpError.
+        Streams into `dest.part` (resumed only when the server proves the file unchanged), checks that the bytes
+        are of the `kind` the name promises (or `kind`) and match `md5` when given, and only then renames into
+        place; every outcome is appended to `log`, and failures raise HttpError. `dest` must lie in the log's folder.
         """
         dest = Path(dest)
-        relative = Path(os.path.relpath(dest, log.path.parent)).as_posix()
+        kind = kind or kind_of(dest.name)
+        folder = log.path.parent
+        if not os.path.abspath(dest).startswith(os.path.join(os.path.abspath(folder), "")):
+            raise HttpError(url, None, f"refusing to write {dest}: outside {folder}")
+        relative = Path(os.path.relpath(dest, folder)).as_posix()
         previous = log.latest(url)
         fresh = previous is not None and previous.ok and previous.path == relative and dest.is_file()
-        if fresh and previous.sha256 == _file_sha256(dest):
+        if fresh and previous.sha256 == _file_sha256(dest) and content_problem(kind, _file_head(dest)) is None:
             return previous, False
         part = dest.with_name(dest.name + ".part")
+        deadline = self._clock() + self.file_deadline
         try:
-            host = self._allowed(url)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            record = self._with_retries(url, lambda: self._download_once(url, host, part, relative, md5))
+            record = self._with_retries(
+                url, lambda: self._download_once(url, part, relative, md5, kind, deadline), deadline
+            )
             os.replace(part, dest)
+            _discard_part(part)
         except HttpError as error:
             failure = error
         except OSError as error:
@@ -364,9 +516,16 @@ class PoliteClient:
     def _load_robots(self, url: str, host: _Host) -> None:
         parts = urlsplit(url)
         robots_url = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/robots.txt"
+        deadline = self._clock() + self.page_deadline
+
+        def attempt() -> bytes:
+            with self._turn(host):
+                response = self._send(robots_url, None)
+                with response:
+                    return self._read_page(robots_url, response, deadline)
+
         try:
-            response = self._with_retries(robots_url, lambda: self._paced_get(robots_url, host, None, False))
-            rules = response.content.decode("utf-8", errors="replace")
+            rules = self._with_retries(robots_url, attempt, deadline).decode("utf-8", errors="replace")
         except HttpError as error:
             if error.status is not None and 400 <= error.status < 500 and error.status != 429:
                 rules = ALLOW_ALL
@@ -384,18 +543,46 @@ class PoliteClient:
         """Hold the host for one request, starting it no sooner than `delay` after the previous start."""
         with host.lock:
             if host.last_start is not None:
-                wait = host.last_start + host.delay - time.monotonic()
+                wait = host.last_start + host.delay - self._clock()
                 if wait > 0:
-                    time.sleep(wait)
-            host.last_start = time.monotonic()
+                    self._sleep(wait)
+            host.last_start = self._clock()
             yield
 
-    def _with_retries(self, url: str, attempt: Callable[[], T]) -> T:
+    @contextlib.contextmanager
+    def _exchange(self, url: str, headers: dict[str, str] | None) -> Iterator[requests.Response]:
+        """One request, redirects followed hop by hop (each target checked against its host's robots.txt and paced);
+        yields the final response, whose `.url` is the original-space URL, while holding its host's turn."""
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            host = self._allowed(current)
+            with self._turn(host):
+                response = self._send(current, headers)
+                if not response.is_redirect:
+                    response.url = current
+                    with response:
+                        yield response
+                    return
+                location = response.headers["Location"]
+                response.close()
+            current = self._redirect_target(current, location)
+        raise HttpError(url, None, f"more than {MAX_REDIRECTS} redirects")
+
+    def _redirect_target(self, url: str, location: str) -> str:
+        """Where a redirect from `url` points, in the original URL space (a mirror's own URLs are mapped back)."""
+        if not self.mirror:
+            return urljoin(url, location)
+        return unmirror_url(urljoin(mirror_url(url, self.mirror), location), self.mirror, urlsplit(url).scheme)
+
+    def _with_retries(self, url: str, attempt: Callable[[], T], deadline: float | None = None) -> T:
         failure: _Retry | None = None
         for number in range(self.retries + 1):
             if failure is not None:
                 wait = failure.retry_after if failure.retry_after is not None else self.backoff * 2 ** (number - 1)
-                time.sleep(min(wait, MAX_WAIT))
+                wait = min(wait, MAX_WAIT)
+                if deadline is not None and self._clock() + wait > deadline:
+                    raise HttpError(url, failure.status, f"deadline reached after {number} attempts: {failure.reason}")
+                self._sleep(wait)
             try:
                 return attempt()
             except _Retry as error:
@@ -404,21 +591,18 @@ class PoliteClient:
         attempts = "1 attempt" if self.retries == 0 else f"{self.retries + 1} attempts"
         raise HttpError(url, failure.status, f"gave up after {attempts}: {failure.reason}")
 
-    def _paced_get(self, url: str, host: _Host, headers: dict[str, str] | None, stream: bool) -> requests.Response:
-        with self._turn(host):
-            return self._send(url, headers, stream)
-
-    def _send(self, url: str, headers: dict[str, str] | None, stream: bool) -> requests.Response:
-        """One GET; raises _Retry for transient failures and HttpError for final ones."""
+    def _send(self, url: str, headers: dict[str, str] | None) -> requests.Response:
+        """One streamed GET, redirects not followed; raises _Retry for transient failures and HttpError for final
+        ones."""
         target = mirror_url(url, self.mirror) if self.mirror else url
         try:
-            response = self._session.get(target, headers=headers, stream=stream, timeout=(self.timeout, self.timeout))
+            response = self._session.get(
+                target, headers=headers, stream=True, allow_redirects=False, timeout=(self.timeout, self.timeout)
+            )
         except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
             raise _Retry(None, _describe(error)) from None
         except requests.RequestException as error:
             raise HttpError(url, None, _describe(error)) from None
-        if self.mirror:
-            response.url = unmirror_url(response.url, self.mirror, urlsplit(url).scheme)
         status = response.status_code
         if status < 400:
             return response
@@ -429,60 +613,118 @@ class PoliteClient:
             raise _Retry(status, reason, retry_after)
         raise HttpError(url, status, reason)
 
-    def _download_once(self, url: str, host: _Host, part: Path, relative: str, md5: str | None) -> FetchRecord:
-        """One attempt at streaming `url` into `part` (resuming it if present); the part is complete on return."""
-        with self._turn(host):
-            offset = part.stat().st_size if part.exists() else 0
-            headers = {"Accept-Encoding": "identity"}
-            if offset:
-                headers["Range"] = f"bytes={offset}-"
+    def _chunks(self, response: requests.Response, guard: TransferGuard, received: int = 0) -> Iterator[bytes]:
+        """The body as it arrives (never waiting for a full chunk, so the guard sees a drip); a dropped connection
+        is a _Retry."""
+        while True:
             try:
-                response = self._send(url, headers, stream=True)
-            except HttpError as error:
-                if error.status != 416 or not offset:
-                    raise
-                part.unlink()
-                raise _Retry(416, "partial file does not fit the remote one; restarting", retry_after=0) from None
-            with response:
-                if response.status_code == 206 and not _starts_at(response, offset):
-                    part.unlink()
-                    raise _Retry(206, "server resumed at the wrong offset; restarting", retry_after=0)
-                resumed = response.status_code == 206
-                sha256, digest_md5 = hashlib.sha256(), hashlib.md5()
-                if resumed:
-                    with open(part, "rb") as handle:
-                        for chunk in iter(lambda: handle.read(CHUNK), b""):
-                            sha256.update(chunk)
-                            digest_md5.update(chunk)
-                size = offset if resumed else 0
-                try:
-                    with open(part, "ab" if resumed else "wb") as handle:
-                        for chunk in response.raw.stream(CHUNK, decode_content=False):
-                            handle.write(chunk)
-                            sha256.update(chunk)
-                            digest_md5.update(chunk)
-                            size += len(chunk)
-                except (urllib3.exceptions.HTTPError, requests.RequestException) as error:
-                    raise _Retry(None, f"connection lost after {size} bytes: {_describe(error)}") from None
+                chunk = response.raw.read1(CHUNK, decode_content=False)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
+                raise _Retry(None, f"connection lost after {received} bytes: {_describe(error)}") from None
+            if not chunk:
+                return
+            received += len(chunk)
+            yield chunk
+            guard.check(received)
+
+    def _read_page(self, url: str, response: requests.Response, deadline: float) -> bytes:
+        """A page's body, at most `max_page_bytes`, within the deadline and above the minimum rate."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_page_bytes:
+            raise HttpError(url, response.status_code, f"page of {int(declared):,} bytes, over {self.max_page_bytes:,}")
+        guard = TransferGuard(url, deadline, self.min_rate, self.rate_window, self._clock)
+        body = bytearray()
+        for chunk in self._chunks(response, guard):
+            body += chunk
+            if len(body) > self.max_page_bytes:
+                raise HttpError(url, response.status_code, f"page larger than {self.max_page_bytes:,} bytes")
+        return bytes(body)
+
+    def _download_once(
+        self, url: str, part: Path, relative: str, md5: str | None, kind: str | None, deadline: float
+    ) -> FetchRecord:
+        """One attempt at streaming `url` into `part`, resuming it when its validators allow; complete on return."""
+        validators = _read_validators(part) if part.exists() else None
+        if validators is None or validators.url != url or validators.if_range is None:
+            _discard_part(part)  # a part nobody can prove is of the current file is worth nothing
+            validators = None
+        offset = part.stat().st_size if validators is not None else 0
+        headers = {"Accept-Encoding": "identity"}
+        if validators is not None and offset:
+            headers |= {"Range": f"bytes={offset}-", "If-Range": validators.if_range}
+        try:
+            with self._exchange(url, headers) as response:
+                return self._receive(url, response, part, relative, md5, kind, deadline, validators if offset else None)
+        except HttpError as error:
+            if error.status != 416 or not offset:
+                raise
+            _discard_part(part)
+            raise _Retry(416, "partial file does not fit the remote one; restarting", retry_after=0) from None
+
+    def _receive(
+        self,
+        url: str,
+        response: requests.Response,
+        part: Path,
+        relative: str,
+        md5: str | None,
+        kind: str | None,
+        deadline: float,
+        resuming: _Validators | None,
+    ) -> FetchRecord:
+        """Append a 206 that continues the same file to `part`, or write a 200 from scratch; check what arrived."""
+        status = response.status_code
+        offset = part.stat().st_size if resuming is not None else 0
+        if status == 206:
+            span = _content_range(response)
+            same_total = span is not None and (resuming is None or resuming.total in (None, span[1]))
+            if (
+                resuming is None
+                or span is None
+                or span[0] != offset
+                or not same_total
+                or not resuming.matches(response)
+            ):
+                _discard_part(part)
+                raise _Retry(206, "the server resumed another version or offset of the file; restarting", 0)
+        elif status == 200:
+            problem = declared_problem(kind, response.headers.get("Content-Type"))
+            if problem is not None:
+                raise HttpError(url, status, problem)
+            _discard_part(part)
+            _write_validators(part, url, response)
+            offset = 0
+        else:
+            raise HttpError(url, status, f"unexpected HTTP {status} {response.reason or ''}".rstrip())
+        sha256, digest_md5 = hashlib.sha256(), hashlib.md5()
+        if offset:
+            with open(part, "rb") as handle:
+                for chunk in iter(lambda: handle.read(CHUNK), b""):
+                    sha256.update(chunk)
+                    digest_md5.update(chunk)
+        size = offset
+        guard = TransferGuard(url, deadline, self.min_rate, self.rate_window, self._clock)
+        with open(part, "ab" if offset else "wb") as handle:
+            for chunk in self._chunks(response, guard):
+                handle.write(chunk)
+                sha256.update(chunk)
+                digest_md5.update(chunk)
+                size += len(chunk)
+        problem = content_problem(kind, _file_head(part))
+        if problem is not None:
+            _discard_part(part)
+            raise HttpError(url, status, problem)
         if md5 is not None and digest_md5.hexdigest() != md5.strip().lower():
-            part.unlink()
-            raise HttpError(url, response.status_code, f"md5 mismatch: expected {md5}, got {digest_md5.hexdigest()}")
+            _discard_part(part)
+            raise HttpError(url, status, f"md5 mismatch: expected {md5}, got {digest_md5.hexdigest()}")
         return FetchRecord(
             url=url,
             path=relative,
             time=_utc_now(),
-            status=response.status_code,
+            status=status,
             bytes=size,
             sha256=sha256.hexdigest(),
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
             ok=True,
         )
-
-
-def _starts_at(response: requests.Response, offset: int) -> bool:
-    """Whether a 206's `Content-Range: bytes START-END/TOTAL` starts where the partial file ends."""
-    value = response.headers.get("Content-Range", "")
-    unit, _, span = value.partition(" ")
-    start = span.partition("-")[0]
-    return unit == "bytes" and start.isdigit() and int(start) == offset

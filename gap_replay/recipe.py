@@ -19,6 +19,13 @@ from gap_replay import __version__
 DEFAULT_USER_AGENT = f"gap-replay/{__version__} (medical corpus builder; polite crawler; obeys robots.txt)"
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# A name that becomes one path segment (a folder or file under the output): it cannot be empty, `.` or `..`, hold a
+# separator, or start with a dot or a dash.
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+Name = Annotated[str, Field(pattern=SAFE_NAME)]
+# Upper bounds keep a typo from sizing memory or work without end (`epochs: 1e6`, `limit: 1e12`).
+MAX_FILES = 10_000_000
+MAX_DOCUMENTS = 100_000_000
 
 
 class Strict(BaseModel):
@@ -28,20 +35,28 @@ class Strict(BaseModel):
 class HttpConfig(Strict):
     """The polite client: who we say we are, how long we wait between requests to one host, how hard we retry."""
 
-    user_agent: str = DEFAULT_USER_AGENT
-    delay_seconds: Annotated[float, Field(ge=0.0)] = 1.0
-    retries: Annotated[int, Field(ge=0)] = 5
-    backoff_seconds: Annotated[float, Field(ge=0.0)] = 1.0
-    timeout_seconds: Annotated[float, Field(gt=0.0)] = 60.0
+    user_agent: Annotated[str, Field(min_length=1, max_length=500)] = DEFAULT_USER_AGENT
+    delay_seconds: Annotated[float, Field(ge=0.0, le=3600.0)] = 1.0
+    retries: Annotated[int, Field(ge=0, le=20)] = 5
+    backoff_seconds: Annotated[float, Field(ge=0.0, le=600.0)] = 1.0
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=3600.0)] = 60.0
+    # One file may take at most this long, retries included; a transfer slower than `min_bytes_per_second` over
+    # `rate_window_seconds` is cut and retried, so one slow host cannot stall the crawl.
+    file_deadline_seconds: Annotated[float, Field(gt=0.0, le=7 * 86400.0)] = 4 * 3600.0
+    min_bytes_per_second: Annotated[int, Field(ge=0, le=1_000_000_000)] = 4096
+    rate_window_seconds: Annotated[float, Field(gt=0.0, le=3600.0)] = 60.0
+    # Pages and listings (read whole, unlike files) are bounded in size and time.
+    max_page_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 64 << 20
+    page_deadline_seconds: Annotated[float, Field(gt=0.0, le=86400.0)] = 300.0
 
 
 class FilterConfig(Strict):
     """Quality thresholds of one source (Gopher/C4-style rules, calibrated per source)."""
 
-    min_words: Annotated[int, Field(ge=0)] = 50
-    max_words: Annotated[int, Field(ge=1)] = 2_000_000
-    min_mean_word_length: Annotated[float, Field(ge=0.0)] = 2.5
-    max_mean_word_length: Annotated[float, Field(ge=0.0)] = 12.0
+    min_words: Annotated[int, Field(ge=0, le=1_000_000)] = 50
+    max_words: Annotated[int, Field(ge=1, le=100_000_000)] = 2_000_000
+    min_mean_word_length: Annotated[float, Field(ge=0.0, le=100.0)] = 2.5
+    max_mean_word_length: Annotated[float, Field(ge=0.0, le=100.0)] = 12.0
     max_symbol_ratio: Fraction = 0.1
     min_alpha_word_ratio: Fraction = 0.6
     max_ellipsis_line_ratio: Fraction = 0.3
@@ -53,8 +68,10 @@ class FilterConfig(Strict):
 class CleanConfig(Strict):
     """Text clean-up of one source; line patterns are regular expressions matched against whole lines."""
 
-    drop_line_patterns: list[str] = Field(default_factory=list)
-    max_blank_lines: Annotated[int, Field(ge=1)] = 1
+    drop_line_patterns: Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=1000)] = Field(
+        default_factory=list
+    )
+    max_blank_lines: Annotated[int, Field(ge=1, le=100)] = 1
 
     @field_validator("drop_line_patterns")
     @classmethod
@@ -69,7 +86,7 @@ class CleanConfig(Strict):
 
 class SourceConfig(Strict):
     enabled: bool = True
-    limit: Annotated[int, Field(ge=1)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_FILES)] | None = None
     clean: CleanConfig = CleanConfig()
     filters: FilterConfig = FilterConfig()
 
@@ -86,7 +103,7 @@ class PmcConfig(SourceConfig):
 
     url: str = "https://ftp.ncbi.nlm.nih.gov/pub/pmc/oa_bulk/"
     subsets: list[Literal["oa_comm", "oa_noncomm", "oa_other"]] = ["oa_comm", "oa_noncomm", "oa_other"]
-    max_table_cells: Annotated[int, Field(ge=0)] = 400
+    max_table_cells: Annotated[int, Field(ge=0, le=1_000_000)] = 400
 
 
 class OrganisationConfig(Strict):
@@ -94,19 +111,21 @@ class OrganisationConfig(Strict):
 
     enabled: bool = True
     url: str | None = None
-    limit: Annotated[int, Field(ge=1)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_DOCUMENTS)] | None = None
 
 
 class GuidelinesConfig(SourceConfig):
-    organisations: dict[str, OrganisationConfig] = Field(default_factory=lambda: {"who": OrganisationConfig()})
+    """Organisations by key; a key names the folder `raw/guidelines/<key>/`, so it is a safe file name."""
+
+    organisations: dict[Name, OrganisationConfig] = Field(default_factory=lambda: {"who": OrganisationConfig()})
 
 
 class ReplayConfig(SourceConfig):
     """RedPajama-v1 subsets, from its `urls.txt` listing; `limit` caps the files per subset."""
 
     url: str = "https://data.together.xyz/redpajama-data-1T/v1.0.0/urls.txt"
-    subsets: list[str] = ["wikipedia", "arxiv", "book", "stackexchange"]
-    max_documents_per_file: Annotated[int, Field(ge=1)] | None = None
+    subsets: list[Name] = ["wikipedia", "arxiv", "book", "stackexchange"]
+    max_documents_per_file: Annotated[int, Field(ge=1, le=MAX_DOCUMENTS)] | None = None
 
 
 class SourcesConfig(Strict):
@@ -123,7 +142,7 @@ class LanguageConfig(Strict):
     """Keep documents in these languages; detection runs on a prefix unless the source states the language."""
 
     keep: list[str] = ["en"]
-    prefix_chars: Annotated[int, Field(ge=100)] = 2000
+    prefix_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
     trust_stated: bool = True
 
 
@@ -131,10 +150,10 @@ class MinHashConfig(Strict):
     """Near dedup: word n-gram shingles, `bands` x `rows` = `num_perm` LSH banding."""
 
     enabled: bool = True
-    num_perm: Annotated[int, Field(ge=16)] = 128
-    bands: Annotated[int, Field(ge=1)] = 16
-    rows: Annotated[int, Field(ge=1)] = 8
-    ngram: Annotated[int, Field(ge=1)] = 5
+    num_perm: Annotated[int, Field(ge=16, le=1024)] = 128
+    bands: Annotated[int, Field(ge=1, le=1024)] = 16
+    rows: Annotated[int, Field(ge=1, le=1024)] = 8
+    ngram: Annotated[int, Field(ge=1, le=64)] = 5
     seed: int = 1
 
     @model_validator(mode="after")
@@ -151,15 +170,20 @@ class DedupConfig(Strict):
     source_priority: list[str] = ["pmc", "guidelines", "pubmed", "replay"]
 
 
+MAX_EPOCHS = 100.0
+# Source settings that only say what fetch downloads; curate reads whatever raw files fetch recorded.
+FETCH_ONLY = frozenset({"limit", "url", "baseline_url", "update_url", "subsets", "organisations"})
+
+
 class MixConfig(Strict):
     """Replay is a share of training tokens; `epochs` upsamples (or, below 1, downsamples) a source."""
 
-    replay_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
-    epochs: dict[str, Annotated[float, Field(gt=0.0)]] = Field(default_factory=dict)
+    replay_share: Annotated[float, Field(ge=0.0, le=0.9)] = 0.01
+    epochs: dict[str, Annotated[float, Field(gt=0.0, le=MAX_EPOCHS)]] = Field(default_factory=dict)
 
 
 class SplitConfig(Strict):
-    valid_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.01
+    valid_fraction: Annotated[float, Field(ge=0.0, le=0.5)] = 0.01
 
 
 class TokenizerConfig(Strict):
@@ -168,20 +192,23 @@ class TokenizerConfig(Strict):
     path: str | None = None
     eos_token: str | None = None
     vocab_size: Annotated[int, Field(ge=300, le=1_000_000)] = 32000
-    train_max_documents: Annotated[int, Field(ge=1)] | None = 200_000
+    train_max_documents: Annotated[int, Field(ge=1, le=10_000_000)] | None = 200_000
 
 
 class ShardConfig(Strict):
-    tokens_per_shard: Annotated[int, Field(ge=1)] = 100_000_000
+    tokens_per_shard: Annotated[int, Field(ge=100, le=100_000_000_000)] = 100_000_000
 
 
 class Recipe(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """`mirror`: true serves the bundled mirror on loopback; a URL uses a mirror already served there (laid out as
+    `<host>/<path>`); false fetches from the real sites."""
+
+    name: Name
     output: str | None = None
-    mirror: bool = False
-    seed: int = 1234
+    mirror: bool | Annotated[str, Field(pattern=r"^https?://[^/?#]+/?$")] = False
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 1234
     write_rejects: bool = True
-    curated_shards: Annotated[int, Field(ge=0)] = 0
+    curated_shards: Annotated[int, Field(ge=0, le=100_000)] = 0
     http: HttpConfig = HttpConfig()
     sources: SourcesConfig = SourcesConfig()
     language: LanguageConfig = LanguageConfig()
@@ -202,6 +229,24 @@ class Recipe(Strict):
     @property
     def output_dir(self) -> Path:
         return Path(self.output or f"out/{self.name}")
+
+    def curate_settings(self) -> dict[str, Any]:
+        """What curate's result depends on: everything but where files come from and what happens after curate."""
+        dump = self.model_dump(mode="json")
+        sources = {
+            name: {key: value for key, value in config.items() if key not in FETCH_ONLY}
+            for name, config in dump["sources"].items()
+        }
+        return {key: dump[key] for key in ("seed", "write_rejects", "curated_shards", "language", "dedup")} | {
+            "sources": sources
+        }
+
+    def build_settings(self) -> dict[str, Any]:
+        """What build's result depends on besides the curated corpus."""
+        dump = self.model_dump(mode="json")
+        return {key: dump[key] for key in ("seed", "mix", "split", "tokenizer", "shards")} | {
+            "sources": self.sources.enabled()
+        }
 
 
 class RecipeError(ValueError):

@@ -1,5 +1,10 @@
 """The build pipeline: curated Parquet -> split -> tokenize -> epochs -> replay by token share -> seeded shuffle ->
-Megatron `.bin/.idx` shards -> `manifest.json`, written last (a folder with a manifest is complete)."""
+Megatron `.bin/.idx` shards -> `manifest.json`, written last (a folder with a manifest is complete).
+
+Build reads exactly the curated files curate's completion record lists (and refuses to start without one, or when
+curate ran with other settings or did not cover a source the recipe enables), writes under its staging folder, and
+publishes `tokens/` and its record only once the pipeline has finished (`stages`).
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,12 @@ import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from gap_replay.beam.io import ReadCurated, curated_pattern, match_paths
+from gap_replay import stages
+from gap_replay.beam.io import ReadCurated
 from gap_replay.documents import Document, read_parquet
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
-from gap_replay.pipelines.options import pipeline_options
-from gap_replay.pipelines.stats import update_stats
+from gap_replay.pipelines.options import pipeline_options, run_to_completion
+from gap_replay.pipelines.stats import write_stats
 from gap_replay.recipe import Recipe
 from gap_replay.shards.indexed import dtype_for_vocab
 from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest, write_shard
@@ -29,12 +35,25 @@ from gap_replay.shards.tokenizer import LoadedTokenizer, load_tokenizer, train_b
 
 log = logging.getLogger(__name__)
 
+STAGE = "build"
 TOKENIZER_FILE = "tokenizer.json"
 SHARD_LIST = "_shards.jsonl"
+MAX_SHARDS = 100_000  # per split: more means `shards.tokens_per_shard` is far too small for the corpus
 
 
 class BuildError(RuntimeError):
     """Build cannot start (no curated corpus) or did not finish."""
+
+
+def checked_shard_count(split: str, tokens: int, tokens_per_shard: int) -> int:
+    """The shard count of a split, refused when absurd (it sizes files and memory)."""
+    count = shard_count(tokens, tokens_per_shard)
+    if count > MAX_SHARDS:
+        raise BuildError(
+            f"{split}: {tokens:,} tokens at {tokens_per_shard:,} per shard would make {count:,} shards "
+            f"(at most {MAX_SHARDS:,}): raise shards.tokens_per_shard"
+        )
+    return count
 
 
 @dataclass(frozen=True)
@@ -157,7 +176,8 @@ class Shard(beam.PTransform):
             mixed
             | "Lengths" >> beam.Map(lambda item: (item.split, len(item.tokens)))
             | "SplitTokens" >> beam.CombinePerKey(sum)
-            | "ShardCounts" >> beam.MapTuple(lambda split, tokens: (split, shard_count(tokens, per_shard)))
+            | "ShardCounts"
+            >> beam.MapTuple(lambda split, tokens: (split, checked_shard_count(split, tokens, per_shard)))
         )
 
         def assign(item: Tokenized, shard_counts: dict[str, int]) -> tuple[tuple[str, int, int], Tokenized]:
@@ -179,9 +199,8 @@ def _read_curated(path: str) -> Iterator[Document]:
         yield from read_parquet(stream)
 
 
-def _training_texts(output: str, recipe: Recipe) -> list[str]:
+def _training_texts(paths: Sequence[str], recipe: Recipe) -> list[str]:
     """The tokenizer's training texts: up to N train-split medical documents, chosen by a stable draw, in id order."""
-    paths = match_paths(curated_pattern(output))
     docs = (
         doc
         for path in paths
@@ -193,27 +212,19 @@ def _training_texts(output: str, recipe: Recipe) -> list[str]:
     return [text for _, _, text in sorted(chosen, key=lambda entry: entry[1])]
 
 
-def prepare_tokenizer(recipe: Recipe, output: str, tokens_dir: Path) -> LoadedTokenizer:
+def prepare_tokenizer(recipe: Recipe, paths: Sequence[str], tokens_dir: Path) -> LoadedTokenizer:
     """Load the recipe's tokenizer, or train a byte-level BPE on the curated train split; saved beside the shards."""
     target = tokens_dir / TOKENIZER_FILE
     if recipe.tokenizer.path:
         loaded = load_tokenizer(recipe.tokenizer.path, eos_token=recipe.tokenizer.eos_token)
         loaded.tokenizer.save(str(target))
         return dataclasses.replace(load_tokenizer(str(target), eos_token=loaded.eos_token), name=loaded.name)
-    texts = _training_texts(output, recipe)
+    texts = _training_texts(paths, recipe)
     if not texts:
-        raise BuildError(f"no curated training documents under {output}/curated to train a tokenizer on")
+        raise BuildError(f"no curated training documents in {recipe.output_dir / 'curated'} to train a tokenizer on")
     return train_bpe(
         texts, recipe.tokenizer.vocab_size, target, name=f"{recipe.name}-bpe-{recipe.tokenizer.vocab_size}"
     )
-
-
-def _remove_previous(tokens_dir: Path) -> None:
-    """Drop the manifest first (the folder stops counting as complete), then the old shards and shard list."""
-    (tokens_dir / "manifest.json").unlink(missing_ok=True)
-    for path in tokens_dir.glob("*"):
-        if path.suffix in (".bin", ".idx") or path.name == SHARD_LIST:
-            path.unlink()
 
 
 def _missing_shards(entries: list[ShardEntry], directory: Path, dtype: np.dtype) -> list[ShardEntry]:
@@ -246,50 +257,90 @@ def _mix_summary(recipe: Recipe, entries: list[ShardEntry]) -> dict[str, Any]:
     }
 
 
-def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = ()) -> dict[str, Any]:
-    """Run build for a recipe; returns the manifest (also written to `<output>/tokens/manifest.json`)."""
-    output = str(recipe.output_dir)
-    if not match_paths(curated_pattern(output)):
-        raise BuildError(f"no curated Parquet under {output}/curated: run `gap-replay curate` first")
-    tokens_dir = Path(output) / "tokens"
-    tokens_dir.mkdir(parents=True, exist_ok=True)
-    _remove_previous(tokens_dir)
-    tokenizer = prepare_tokenizer(recipe, output, tokens_dir)
-    dtype = dtype_for_vocab(tokenizer.vocab_size)
-
-    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-    _ = (
-        pipeline
-        | "ReadCurated" >> ReadCurated(output)
-        | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-        | "Tokenize"
-        >> beam.ParDo(
-            TokenizeDocuments(
-                str(tokens_dir / TOKENIZER_FILE), tokenizer.eos_token, recipe.seed, recipe.split.valid_fraction
-            )
+def require_curated(recipe: Recipe) -> tuple[dict[str, Any], str]:
+    """Curate's record, when curate finished with this recipe's settings and covered every enabled source; otherwise
+    a StageError that names the missing sources and says to rerun curate."""
+    output = recipe.output_dir
+    enabled = recipe.sources.enabled()
+    try:
+        record, sha256 = stages.require(output, "curate", needed_by=STAGE)
+    except stages.StageError as error:
+        absent = [source for source in enabled if not any((output / "curated" / source).glob("part-*.parquet"))]
+        if absent and stages.read_record(output, "curate") is None:
+            raise stages.StageError(f"{error} (no curated documents of {', '.join(absent)})") from None
+        raise
+    missing = [source for source in enabled if source not in record["summary"].get("sources", {})]
+    if missing:
+        raise stages.StageError(
+            f"curate did not cover {', '.join(missing)}, which the recipe enables: run `gap-replay curate`"
         )
-        | "Mix"
-        >> Mix(dict(recipe.mix.epochs), recipe.mix.replay_share if recipe.sources.replay.enabled else 0.0, recipe.seed)
-        | "Shard" >> Shard(str(tokens_dir), dtype.name, recipe.shards.tokens_per_shard, recipe.seed)
-        | "ShardList" >> beam.io.WriteToText(str(tokens_dir / SHARD_LIST), num_shards=1, shard_name_template="")
-    )
-    state = pipeline.run().wait_until_finish()
-    if state not in (None, "DONE"):
-        raise BuildError(f"build pipeline ended in state {state}")
+    stages.check_settings(record, recipe.curate_settings())
+    fetched = stages.read_record(output, "fetch")
+    if fetched is None or fetched[1] != record["inputs"].get("fetch"):
+        log.warning("the raw files changed since curate ran (fetch ran again): run `gap-replay curate` to use them")
+    return record, sha256
 
-    shard_list = tokens_dir / SHARD_LIST
-    entries = [ShardEntry(**json.loads(line)) for line in shard_list.read_text(encoding="utf-8").splitlines() if line]
-    entries += _missing_shards(entries, tokens_dir, dtype)
-    manifest = build_manifest(
-        recipe.name,
-        recipe.model_dump(mode="json"),
-        recipe_sha256,
-        tokenizer.to_manifest(),
-        dtype.name,
-        entries,
-        mix=_mix_summary(recipe, entries),
-    )
-    write_manifest(manifest, tokens_dir / "manifest.json")
-    shard_list.unlink()
-    update_stats(output, recipe, recipe_sha256, build={"totals": manifest["totals"], "mix": manifest["mix"]})
+
+def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
+    """Run build for a recipe and publish its output; returns the manifest (`<output>/tokens/manifest.json`)."""
+    output = recipe.output_dir
+    with stages.claim(output, force):
+        curated, curate_sha256 = require_curated(recipe)
+        paths = [str(path) for path in stages.file_paths(output, curated) if path.suffix == ".parquet"]
+        publisher = stages.Publisher(output, STAGE)
+        tokens_dir = publisher.path("tokens")
+        tokens_dir.mkdir(parents=True)
+        tokenizer = prepare_tokenizer(recipe, paths, tokens_dir)
+        dtype = dtype_for_vocab(tokenizer.vocab_size)
+        replay_share = recipe.mix.replay_share if recipe.sources.replay.enabled else 0.0
+
+        pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+        _ = (
+            pipeline
+            | "ReadCurated" >> ReadCurated(paths)
+            | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+            | "Tokenize"
+            >> beam.ParDo(
+                TokenizeDocuments(
+                    str(tokens_dir / TOKENIZER_FILE), tokenizer.eos_token, recipe.seed, recipe.split.valid_fraction
+                )
+            )
+            | "Mix" >> Mix(dict(recipe.mix.epochs), replay_share, recipe.seed)
+            | "Shard" >> Shard(str(tokens_dir), dtype.name, recipe.shards.tokens_per_shard, recipe.seed)
+            | "ShardList" >> beam.io.WriteToText(str(tokens_dir / SHARD_LIST), num_shards=1, shard_name_template="")
+        )
+        run_to_completion(pipeline, STAGE)
+
+        shard_list = tokens_dir / SHARD_LIST
+        lines = shard_list.read_text(encoding="utf-8").splitlines()
+        entries = [ShardEntry(**json.loads(line)) for line in lines if line]
+        entries += _missing_shards(entries, tokens_dir, dtype)
+        shard_list.unlink()
+        manifest = build_manifest(
+            recipe.name,
+            recipe.model_dump(mode="json"),
+            recipe_sha256,
+            tokenizer.to_manifest(),
+            dtype.name,
+            entries,
+            mix=_mix_summary(recipe, entries),
+        )
+        write_manifest(manifest, tokens_dir / "manifest.json")
+        known = {
+            f"tokens/{entry.path}.{kind}": (size, sha256)
+            for entry in entries
+            for kind, size, sha256 in (
+                ("bin", entry.bin_bytes, entry.bin_sha256),
+                ("idx", entry.idx_bytes, entry.idx_sha256),
+            )
+        }
+        publisher.publish(
+            settings=recipe.build_settings(),
+            inputs={"curate": curate_sha256},
+            summary={"totals": manifest["totals"], "mix": manifest["mix"]},
+            recipe={"name": recipe.name, "sha256": recipe_sha256},
+            only=[*known, f"tokens/{TOKENIZER_FILE}", "tokens/manifest.json"],
+            known=known,
+        )
+        write_stats(output)
     return manifest

@@ -1,16 +1,23 @@
 """The curate pipeline: raw files -> parse -> clean -> language -> quality -> latest version -> exact dedup ->
-near dedup -> Parquet per source, with every drop counted by reason and (optionally) written to `rejects/`."""
+near dedup -> Parquet per source, with every drop counted by reason and (optionally) written to `rejects/`.
+
+Curate reads exactly the raw files fetch's completion record lists, writes under its staging folder, and publishes
+`curated/`, `rejects/` and its record only when the pipeline has finished (`stages`): a failed run, a dry run or a
+kill leaves the previous curated corpus as it was.
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from gap_replay import stages
 from gap_replay.beam import counters
 from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText
 from gap_replay.beam.filters import ApplyQualityRules, CleanDocuments, DetectLanguage
@@ -19,34 +26,44 @@ from gap_replay.beam.parse import DELETIONS, ParseFiles
 from gap_replay.beam.rejects import REJECTS, WriteRejects
 from gap_replay.cards import dataset_card
 from gap_replay.documents import Document
-from gap_replay.pipelines.options import pipeline_options
-from gap_replay.pipelines.stats import update_stats
+from gap_replay.pipelines.options import pipeline_options, run_to_completion
+from gap_replay.pipelines.stats import write_stats
 from gap_replay.recipe import Recipe
 from gap_replay.sources import parser_key, source_module
-from gap_replay.sources.base import FETCH_LOG
 
 log = logging.getLogger(__name__)
 
+STAGE = "curate"
 PARSE_ERRORS = "parse_errors"
 
 
-class CurateError(RuntimeError):
-    """Curate cannot start (no raw files) or did not finish."""
+def matches(relative: str, pattern: str) -> bool:
+    """Whether a path under `raw/<source>/` fits a RAW_PATTERNS glob; `**/` matches any folders, or none."""
+    if pattern.startswith("**/"):
+        return fnmatch.fnmatchcase(relative.rsplit("/", 1)[-1], pattern[3:])
+    parts, wanted = relative.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(map(fnmatch.fnmatchcase, parts, wanted))
 
 
-def raw_inputs(recipe: Recipe) -> list[tuple[str, str]]:
-    """(parser key, path) of every raw file of the enabled sources, sorted; `**/` also matches the top folder."""
-    raw_root = FileSystems.join(str(recipe.output_dir), "raw")
-    inputs: set[tuple[str, str]] = set()
+def raw_inputs(recipe: Recipe, fetched: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(parser key, path) of every raw file of the enabled sources that fetch's record lists, sorted. A source
+    without any is an error: fetch failed for it, or never ran for it."""
+    output = recipe.output_dir
+    inputs = []
     for source in recipe.sources.enabled():
-        root = FileSystems.join(raw_root, source)
-        for pattern in source_module(source).RAW_PATTERNS:
-            patterns = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]
-            for path in (found for each in patterns for found in match_paths(FileSystems.join(root, each))):
-                if path.rsplit("/", 1)[-1] == FETCH_LOG:
-                    continue
-                relative = path[len(root) :].lstrip("/")
-                inputs.add((parser_key(source, relative), path))
+        prefix = f"raw/{source}/"
+        patterns = source_module(source).RAW_PATTERNS
+        found = [
+            (parser_key(source, entry["path"][len(prefix) :]), str(output / entry["path"]))
+            for entry in fetched["files"]
+            if entry["path"].startswith(prefix) and any(matches(entry["path"][len(prefix) :], p) for p in patterns)
+        ]
+        if not found:
+            raise stages.StageError(
+                f"fetch recorded no raw file of {source} under {output / 'raw' / source} (it failed, or did not run "
+                f"for {source}): run `gap-replay fetch --sources {source}`"
+            )
+        inputs += found
     return sorted(inputs)
 
 
@@ -96,14 +113,6 @@ class Curate(beam.PTransform):
         return {"documents": documents, "rejects": rejects}
 
 
-def _clear_previous(output: str) -> None:
-    """Remove the curated Parquet and rejects of an earlier run, so no stale shard is read as current."""
-    stale = match_paths(FileSystems.join(output, "curated", "*", "part-*.parquet"))
-    stale += match_paths(FileSystems.join(output, "rejects", "*-*.jsonl"))
-    if stale:
-        FileSystems.delete(stale)
-
-
 def _parse_errors(output: str) -> list[dict[str, Any]]:
     """The unreadable files of this run (file and reason), read back for stats.json."""
     errors = []
@@ -115,34 +124,40 @@ def _parse_errors(output: str) -> list[dict[str, Any]]:
     return sorted(errors, key=lambda error: (error["source"], error["file"]))
 
 
-def run_curate(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = ()) -> dict[str, Any]:
-    """Run curate for a recipe; returns (and writes to `stats.json`) the per-source counts."""
-    output = str(recipe.output_dir)
-    inputs = raw_inputs(recipe)
-    if not inputs:
-        raise CurateError(f"no raw files under {FileSystems.join(output, 'raw')}: run `gap-replay fetch` first")
-    _clear_previous(output)
-    log.info("curating %d raw files", len(inputs))
-    pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-    curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe)
-    curated["documents"] | "WriteCurated" >> WriteCurated(output, recipe.sources.enabled(), recipe.curated_shards)
-    unreadable, dropped = curated["rejects"] | "SplitRejects" >> beam.Partition(
-        lambda record, _: 0 if record["reason"] == "parse_error" else 1, 2
-    )
-    rejects_dir = FileSystems.join(output, "rejects")
-    unreadable | "WriteParseErrors" >> WriteRejects(rejects_dir, PARSE_ERRORS)
-    if recipe.write_rejects:
-        dropped | "WriteRejects" >> WriteRejects(rejects_dir)
-    result = pipeline.run()
-    state = result.wait_until_finish()
-    if state not in (None, "DONE"):
-        raise CurateError(f"curate pipeline ended in state {state}")
-    sources = counters.collect(result)
-    for name in recipe.sources.enabled():
-        sources.setdefault(name, {})
-    card = FileSystems.create(FileSystems.join(output, "curated", "README.md"))
-    card.write(dataset_card(recipe.name, recipe.sources.enabled()).encode("utf-8"))
-    card.close()
-    curate_stats = {"raw_files": len(inputs), "sources": sources, "parse_errors": _parse_errors(output)}
-    update_stats(output, recipe, recipe_sha256, curate=curate_stats)
-    return curate_stats
+def run_curate(
+    recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (), force: bool = False
+) -> dict[str, Any]:
+    """Run curate for a recipe and publish its output; returns (and writes to `stats.json`) the per-source counts."""
+    output = recipe.output_dir
+    with stages.claim(output, force):
+        fetched, fetch_sha256 = stages.require(output, "fetch", needed_by=STAGE)
+        inputs = raw_inputs(recipe, fetched)
+        publisher = stages.Publisher(output, STAGE)
+        staging = str(publisher.staging)
+        log.info("curating %d raw files", len(inputs))
+        pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+        curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe)
+        curated["documents"] | "WriteCurated" >> WriteCurated(staging, recipe.sources.enabled(), recipe.curated_shards)
+        unreadable, dropped = curated["rejects"] | "SplitRejects" >> beam.Partition(
+            lambda record, _: 0 if record["reason"] == "parse_error" else 1, 2
+        )
+        rejects_dir = FileSystems.join(staging, "rejects")
+        unreadable | "WriteParseErrors" >> WriteRejects(rejects_dir, PARSE_ERRORS)
+        if recipe.write_rejects:
+            dropped | "WriteRejects" >> WriteRejects(rejects_dir)
+        result = run_to_completion(pipeline, STAGE)
+        sources = counters.collect(result)
+        for name in recipe.sources.enabled():
+            sources.setdefault(name, {})
+        publisher.path("curated/README.md").write_text(
+            dataset_card(recipe.name, recipe.sources.enabled()), encoding="utf-8"
+        )
+        summary = {"raw_files": len(inputs), "sources": sources, "parse_errors": _parse_errors(staging)}
+        publisher.publish(
+            settings=recipe.curate_settings(),
+            inputs={"fetch": fetch_sha256},
+            summary=summary,
+            recipe={"name": recipe.name, "sha256": recipe_sha256},
+        )
+        write_stats(output)
+    return summary

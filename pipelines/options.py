@@ -1,10 +1,13 @@
-"""Beam pipeline options from the command line, with a default runner that works offline."""
+"""Beam pipelines as the stages run them: options from the command line (with a default runner that works offline),
+and a run that counts only when it finished."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from apache_beam.options.pipeline_options import PipelineOptions
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 DEFAULT_RUNNER = "FnApiRunner"
 
@@ -15,3 +18,23 @@ def pipeline_options(beam_args: Sequence[str] = ()) -> PipelineOptions:
     if not any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
         args.append(f"--runner={DEFAULT_RUNNER}")
     return PipelineOptions(args)
+
+
+class PipelineNotRun(RuntimeError):
+    """The runner returned without running the pipeline to its end (it failed, was cancelled, or only translated it
+    as a dry run): the stage publishes nothing and earlier outputs stay as they were."""
+
+
+class DryRun(PipelineNotRun):
+    """A dry run translated the job, as asked, without running it."""
+
+
+def run_to_completion(pipeline: beam.Pipeline, stage: str) -> Any:
+    """Run a pipeline and wait for it; its result, or PipelineNotRun when it did not run to the end."""
+    result = pipeline.run()
+    state = result.wait_until_finish()
+    if pipeline.options.view_as(TestOptions).dry_run:
+        raise DryRun(f"{stage}: dry run: the pipeline was translated, not run; nothing was written or published")
+    if state != "DONE":
+        raise PipelineNotRun(f"{stage} pipeline ended in state {state or 'unknown'}; nothing was published")
+    return result

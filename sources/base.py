@@ -7,10 +7,13 @@ a source with update files may also yield `Deletion`s).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gap_replay.http import FetchLog, HttpError, PoliteClient
+from gap_replay.http import FetchLog, HttpError, PoliteClient, RobotsDisallowed
+
+logger = logging.getLogger(__name__)
 
 FETCH_LOG = "fetch_log.jsonl"
 
@@ -37,22 +40,42 @@ class ParseError(Exception):
 
 @dataclass
 class FetchSummary:
-    """What one source's fetch did: files downloaded, already present (no request), and failed with why."""
+    """What one source's fetch did: files downloaded, already present (no request), left alone because robots.txt
+    disallows them (not a failure: obeying it is the rule), and failed with why."""
 
     source: str
     downloaded: int = 0
     skipped: int = 0
     failed: int = 0
+    disallowed: int = 0
     bytes: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def download(self, client: PoliteClient, url: str, dest: Path, log: FetchLog, md5: str | None = None) -> bool:
-        """Download one file and count it: downloaded, already present, or failed with the URL and why."""
+    def fail(self, what: str, reason: str) -> None:
+        """Count a failure of a file or listing, naming it and why."""
+        self.failed += 1
+        self.errors.append(f"{what}: {reason}")
+
+    def download(
+        self,
+        client: PoliteClient,
+        url: str,
+        dest: Path,
+        log: FetchLog,
+        md5: str | None = None,
+        kind: str | None = None,
+    ) -> bool:
+        """Download one file and count it: downloaded, already present, disallowed, or failed with the URL and why.
+
+        `kind` is what the file must be (`sniff`); by default what its name promises."""
         try:
-            record, downloaded_now = client.download(url, dest, log, md5=md5)
+            record, downloaded_now = client.download(url, dest, log, md5=md5, kind=kind)
+        except RobotsDisallowed as error:
+            logger.info("%s: not fetched, %s", url, error.reason)
+            self.disallowed += 1
+            return False
         except HttpError as error:
-            self.failed += 1
-            self.errors.append(f"{url}: {error.reason}")
+            self.fail(url, error.reason)
             return False
         if downloaded_now:
             self.downloaded += 1
@@ -65,5 +88,6 @@ class FetchSummary:
         self.downloaded += other.downloaded
         self.skipped += other.skipped
         self.failed += other.failed
+        self.disallowed += other.disallowed
         self.bytes += other.bytes
         self.errors.extend(other.errors)

@@ -88,8 +88,10 @@ def fetch(config: PmcConfig, raw_dir: Path, client: PoliteClient) -> FetchSummar
         try:
             packages = listed_packages(client.get_text(folder), subset)
         except HttpError as error:
-            summary.failed += 1
-            summary.errors.append(f"{folder}: listing failed: {error.reason}")
+            summary.fail(folder, f"listing failed: {error.reason}")
+            continue
+        if not packages:
+            summary.fail(folder, f"listing names no {subset} package (an error page, or not an NCBI folder)")
             continue
         planned += [(folder, subset, package) for package in packages[: config.limit]]
     for folder, subset, package in tqdm(planned, desc="pmc", unit="package", disable=None):

@@ -37,6 +37,7 @@ FILE_NAME = re.compile(r"pubmed\d{2}n\d{4}\.xml\.gz")
 # The year YY and number NNNN that start an NLM file name order revisions; 2016-era files were `medlineYYnNNNN`.
 NUMBERED_FILE = re.compile(r"(?:pubmed|medline)(?P<year>\d{2})n(?P<number>\d{4})(?!\d)")
 HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+FOLDER_INDEX = re.compile(r"<title>\s*Index of /", re.IGNORECASE)
 MD5_LINE = re.compile(r"MD5\((?P<name>[^)]+)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})")
 ROOTS = ("PubmedArticleSet", "MedlineCitationSet")
 RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "DeleteCitation")
@@ -89,18 +90,27 @@ def md5_of(text: str, name: str) -> str:
     return match["md5"].lower()
 
 
+def is_folder_listing(page: str) -> bool:
+    """Whether a page is a web server's folder index ("Index of /pubmed/updatefiles"), as NCBI's are."""
+    return FOLDER_INDEX.search(page) is not None
+
+
 def _fetch_listing(
     url: str, folder: Path, log: FetchLog, client: PoliteClient, limit: int | None, optional: bool = False
 ) -> FetchSummary:
-    """Download every file of one listing; `optional`: a listing that is not there (404) is no failure."""
+    """Download every file of one listing. A listing that names no file is a failure (an error page served with
+    status 200 lists nothing), except, when `optional`, a missing (404) or truly empty folder."""
     summary = FetchSummary(NAME)
     try:
-        names = listed_files(client.get_text(url))[:limit]
+        listing = client.get_text(url)
     except HttpError as error:
-        if optional and error.status == 404:
-            return summary
-        summary.failed += 1
-        summary.errors.append(f"{url}: listing failed: {error.reason}")
+        if not (optional and error.status == 404):
+            summary.fail(url, f"listing failed: {error.reason}")
+        return summary
+    names = listed_files(listing)[:limit]
+    if not names:
+        if not (optional and is_folder_listing(listing)):
+            summary.fail(url, "listing names no pubmedYYnNNNN.xml.gz file (an error page, or not an NCBI folder)")
         return summary
     base = url if url.endswith("/") else url + "/"
     for name in tqdm(names, desc=f"pubmed {folder.name}", unit="file", disable=None):
@@ -108,8 +118,7 @@ def _fetch_listing(
         try:
             md5 = md5_of(client.get_text(file_url + ".md5"), name)
         except (HttpError, ValueError) as error:
-            summary.failed += 1
-            summary.errors.append(f"{file_url}.md5: {getattr(error, 'reason', error)}")
+            summary.fail(f"{file_url}.md5", getattr(error, "reason", str(error)))
             continue
         summary.download(client, file_url, folder / name, log, md5=md5)
     return summary

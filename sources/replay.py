@@ -43,6 +43,7 @@ SUBSETS = ("arxiv", "book", "c4", "common_crawl", "github", "stackexchange", "wi
 COLUMNS = ("text", "meta", "red_pajama_subset")
 BATCH_ROWS = 1024
 REPORTED_ERRORS = 5
+SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 ISO_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 
 
@@ -72,11 +73,15 @@ def fetch(config: ReplayConfig, raw_dir: Path, client: PoliteClient) -> FetchSum
     try:
         files = listed_files(client.get_text(config.url), config.subsets, config.limit)
     except HttpError as error:
-        summary.failed += 1
-        summary.errors.append(f"{config.url}: listing failed: {error.reason}")
+        summary.fail(config.url, f"listing failed: {error.reason}")
         return summary
+    for subset in sorted(set(config.subsets) - {subset for subset, _, _ in files}):
+        summary.fail(config.url, f"lists no file of subset {subset!r}")
     log = fetch_log(raw_dir)
     for subset, name, url in tqdm(files, desc=NAME, unit="file", disable=None):
+        if SAFE_FILE_NAME.fullmatch(name) is None:
+            summary.fail(url, f"unsafe file name {name!r}")
+            continue
         summary.download(client, url, raw_dir / subset / name, log)
     return summary
 

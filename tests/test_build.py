@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from stage_helpers import publish_curated
 
-from gap_replay.documents import Document, write_parquet
+from gap_replay.documents import Document
 from gap_replay.pipelines.build import run_build
 from gap_replay.recipe import parse_recipe
 from gap_replay.shards.indexed import IndexedDataset
 from gap_replay.shards.manifest import verify
 from gap_replay.shards.tokenizer import train_bpe
+from gap_replay.stages import StageError
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +37,19 @@ def replay(n: int) -> Document:
 
 
 def corpus(output: Path) -> None:
-    write_parquet([medical("pubmed", n) for n in range(60)], output / "curated/pubmed/part-00000-of-00001.parquet")
-    write_parquet([medical("pmc", n) for n in range(20)], output / "curated/pmc/part-00000-of-00001.parquet")
-    write_parquet([replay(n) for n in range(200)], output / "curated/replay/part-00000-of-00001.parquet")
+    documents = {
+        "pubmed": [medical("pubmed", n) for n in range(60)],
+        "pmc": [medical("pmc", n) for n in range(20)],
+        "replay": [replay(n) for n in range(200)],
+    }
+    publish_curated(recipe(output), documents)
 
 
 def recipe(output: Path, **overrides):
     data = {
         "name": "unit",
         "output": str(output),
+        "sources": {"guidelines": {"enabled": False}},
         "split": {"valid_fraction": 0.1},
         "tokenizer": {"vocab_size": 400},
         "shards": {"tokens_per_shard": 1500},
@@ -99,5 +105,6 @@ def test_a_given_tokenizer_is_used_and_recorded(tmp_path):
 
 
 def test_build_without_a_curated_corpus_is_a_clear_error(tmp_path):
-    with pytest.raises(RuntimeError, match=r"no curated Parquet under .*: run `gap-replay curate` first"):
+    message = r"build needs a finished curate; .* has no curate completion record: run `gap-replay curate`"
+    with pytest.raises(StageError, match=message + r" \(no curated documents of pubmed, pmc, replay\)"):
         run_build(recipe(tmp_path), "sha")

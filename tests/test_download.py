@@ -64,13 +64,13 @@ def site(tmp_path) -> Path:
 def requests_seen(monkeypatch) -> list[tuple[str, str | None]]:
     """Every GET the mirror server answers, as (path, Range header)."""
     seen: list[tuple[str, str | None]] = []
-    answer = server._Handler.do_GET
+    answer = server.MirrorHandler.do_GET
 
     def recording(handler):
         seen.append((handler.path, handler.headers.get("Range")))
         answer(handler)
 
-    monkeypatch.setattr(server._Handler, "do_GET", recording)
+    monkeypatch.setattr(server.MirrorHandler, "do_GET", recording)
     return seen
 
 
@@ -177,13 +177,13 @@ def test_a_server_that_ignores_range_restarts_the_file(site, tmp_path, monkeypat
     dest.mkdir()
     whole = (site / "shards.example.org" / "tokens" / f"{TRAIN}.bin").read_bytes()
     (dest / f"{TRAIN}.bin.part").write_bytes(b"\x00" * (len(whole) // 2))
-    answer = server._Handler.do_GET
+    answer = server.MirrorHandler.do_GET
 
     def without_range(handler):
         del handler.headers["Range"]
         answer(handler)
 
-    monkeypatch.setattr(server._Handler, "do_GET", without_range)
+    monkeypatch.setattr(server.MirrorHandler, "do_GET", without_range)
 
     with serve(site) as base:
         download(f"{base}/shards.example.org/tokens/manifest.json", dest)
@@ -195,7 +195,7 @@ def test_a_dropped_connection_is_resumed_within_the_run(site, tmp_path, monkeypa
     dest = tmp_path / "dest"
     whole = (site / "shards.example.org" / "tokens" / f"{TRAIN}.bin").read_bytes()
     half = len(whole) // 2
-    send_file = server._Handler._send_file
+    send_file = server.MirrorHandler._send_file
     dropped: list[str] = []
 
     def drop_first_bin_halfway(handler, path, send_body):
@@ -206,7 +206,7 @@ def test_a_dropped_connection_is_resumed_within_the_run(site, tmp_path, monkeypa
         handler.wfile.write(whole[:half])
         handler.close_connection = True
 
-    monkeypatch.setattr(server._Handler, "_send_file", drop_first_bin_halfway)
+    monkeypatch.setattr(server.MirrorHandler, "_send_file", drop_first_bin_halfway)
     monkeypatch.setattr(download_module, "CHUNK", 1024)  # so whole chunks reach the .part before the drop
 
     with serve(site) as base:

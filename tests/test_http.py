@@ -1,14 +1,12 @@
+import gzip
 import hashlib
 import itertools
 import json
 import pickle
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from scripted_server import USER_AGENT, ScriptedServer, client, drop_midway, ranged, reply, server, stall
 
 from gap_replay.http import (
     FetchLog,
@@ -22,133 +20,20 @@ from gap_replay.http import (
 )
 from gap_replay.recipe import HttpConfig
 
-USER_AGENT = "testbot/1.0 (+mailto:corpus@example.org)"
-PAYLOAD = b"Hand hygiene before and after every patient contact prevents most device-associated infections.\n" * 50
+# A real `.xml.gz` body, so downloads pass the check that a file is what its name promises.
+LINES = (f"<p n='{n}'>{hashlib.sha256(str(n).encode()).hexdigest()}</p>\n".encode() for n in range(100))
+XML = b"<?xml version='1.0'?>\n<notes>" + b"".join(LINES)
+PAYLOAD = gzip.compress(XML + b"</notes>\n", mtime=0)
 
-Step = Callable[[BaseHTTPRequestHandler], None]
-
-
-@dataclass
-class Seen:
-    """One request as the server received it."""
-
-    path: str
-    headers: dict[str, str]
-    at: float
+__all__ = ["client", "server"]  # fixtures
 
 
-@dataclass
-class ScriptedServer:
-    """A loopback server whose answers are scripted per path: steps are played in order, the last one repeats."""
-
-    base: str = ""
-    routes: dict[str, list[Step]] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def route(self, path: str, *steps: Step) -> str:
-        self.routes[path] = list(steps)
-        return self.base + path
-
-    def hits(self, path: str) -> list[Seen]:
-        return [request for request in self.seen if request.path == path]
-
-
-def reply(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None) -> Step:
-    def step(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        for name, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return step
-
-
-def stall(seconds: float) -> Step:
-    """Answer only after `seconds` (cut short when the server stops), i.e. later than a short client timeout."""
-
-    def step(handler: BaseHTTPRequestHandler) -> None:
-        handler.server.script.stop.wait(seconds)
-        reply(200, b"late")(handler)
-
-    return step
-
-
-def drop_midway(body: bytes) -> Step:
-    """Promise the whole body, send half of it, then hang up."""
-
-    def step(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body[: len(body) // 2])
-        handler.wfile.flush()
-        handler.close_connection = True
-
-    return step
-
-
-def ranged(body: bytes) -> Step:
-    """Serve `body`, honouring `Range: bytes=N-` with a 206 like a real file server."""
-
-    def step(handler: BaseHTTPRequestHandler) -> None:
-        wanted = handler.headers.get("Range")
-        if not wanted:
-            reply(200, body, {"ETag": '"v1"'})(handler)
-            return
-        start = int(wanted.removeprefix("bytes=").rstrip("-"))
-        headers = {"ETag": '"v1"', "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}"}
-        reply(206, body[start:], headers)(handler)
-
-    return step
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        script = self.server.script
-        script.seen.append(Seen(self.path, dict(self.headers), time.monotonic()))
-        steps = script.routes.get(self.path)
-        if not steps:
-            reply(404, b"not found")(self)
-            return
-        (steps.pop(0) if len(steps) > 1 else steps[0])(self)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    httpd = QuietServer(("127.0.0.1", 0), Handler)
-    httpd.script = ScriptedServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd.script
-    httpd.script.stop.set()
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def client() -> Iterator[Callable[..., PoliteClient]]:
-    made: list[PoliteClient] = []
-
-    def make(**options: object) -> PoliteClient:
-        settings = {"delay": 0.0, "retries": 2, "backoff": 0.01, "timeout": 5.0, **options}
-        made.append(PoliteClient(USER_AGENT, **settings))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
+def partial(dest, data: bytes, url: str, etag: str | None = '"v1"', total: int | None = None) -> None:
+    """A `.part` left by an earlier attempt, with the validators it was started under."""
+    part = dest.with_name(dest.name + ".part")
+    part.write_bytes(data)
+    validators = {"url": url, "etag": etag, "last_modified": None, "total": total}
+    part.with_name(part.name + ".json").write_text(json.dumps(validators))
 
 
 # Retries and failures
@@ -303,14 +188,15 @@ def test_robots_crawl_delay_longer_than_ours_is_honoured(server, client):
 
 def test_download_writes_the_file_and_an_ok_log_record(server, client, tmp_path):
     url = server.route(
-        "/files/guide.pdf", reply(200, PAYLOAD, {"ETag": '"abc"', "Last-Modified": "Mon, 02 Mar 2026 10:00:00 GMT"})
+        "/files/guide.xml.gz",
+        reply(200, PAYLOAD, {"ETag": '"abc"', "Last-Modified": "Mon, 02 Mar 2026 10:00:00 GMT"}),
     )
     log = FetchLog(tmp_path / "raw" / "fetch_log.jsonl")
-    record, downloaded = client().download(url, tmp_path / "raw" / "files" / "guide.pdf", log)
+    record, downloaded = client().download(url, tmp_path / "raw" / "files" / "guide.xml.gz", log)
     assert downloaded
-    assert (tmp_path / "raw" / "files" / "guide.pdf").read_bytes() == PAYLOAD
+    assert (tmp_path / "raw" / "files" / "guide.xml.gz").read_bytes() == PAYLOAD
     assert record.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
-    assert (record.path, record.status, record.bytes, record.ok) == ("files/guide.pdf", 200, len(PAYLOAD), True)
+    assert (record.path, record.status, record.bytes, record.ok) == ("files/guide.xml.gz", 200, len(PAYLOAD), True)
     assert (record.etag, record.last_modified) == ('"abc"', "Mon, 02 Mar 2026 10:00:00 GMT")
     line = json.loads((tmp_path / "raw" / "fetch_log.jsonl").read_text())
     assert line["url"] == url and line["sha256"] == record.sha256 and line["time"].endswith("Z")
@@ -359,28 +245,31 @@ def test_md5_mismatch_leaves_no_file_and_logs_a_failure(server, client, tmp_path
 def test_a_partial_file_is_resumed_with_range(server, client, tmp_path):
     url = server.route("/big.xml.gz", ranged(PAYLOAD))
     dest = tmp_path / "big.xml.gz"
-    (tmp_path / "big.xml.gz.part").write_bytes(PAYLOAD[:1000])
+    partial(dest, PAYLOAD[:1000], url, total=len(PAYLOAD))
     record, _ = client().download(url, dest, FetchLog(tmp_path / "log.jsonl"), md5=hashlib.md5(PAYLOAD).hexdigest())
-    assert server.hits("/big.xml.gz")[0].headers["Range"] == "bytes=1000-"
+    asked = server.hits("/big.xml.gz")[0].headers
+    assert (asked["Range"], asked["If-Range"]) == ("bytes=1000-", '"v1"')
     assert dest.read_bytes() == PAYLOAD
     assert record.status == 206 and record.bytes == len(PAYLOAD)
     assert record.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
-    assert not (tmp_path / "big.xml.gz.part").exists()
+    assert not (tmp_path / "big.xml.gz.part").exists() and not (tmp_path / "big.xml.gz.part.json").exists()
 
 
 def test_a_server_ignoring_range_restarts_from_zero(server, client, tmp_path):
     url = server.route("/big.xml.gz", reply(200, PAYLOAD))
     dest = tmp_path / "big.xml.gz"
-    (tmp_path / "big.xml.gz.part").write_bytes(b"stale bytes from another version")
+    partial(dest, b"stale bytes from another version", url)
     client().download(url, dest, FetchLog(tmp_path / "log.jsonl"))
+    assert server.hits("/big.xml.gz")[0].headers["Range"] == "bytes=32-"
     assert dest.read_bytes() == PAYLOAD
 
 
 def test_a_partial_file_longer_than_the_remote_one_restarts_after_416(server, client, tmp_path):
     url = server.route("/big.xml.gz", reply(416, headers={"Content-Range": "bytes */10"}), reply(200, PAYLOAD))
     dest = tmp_path / "big.xml.gz"
-    (tmp_path / "big.xml.gz.part").write_bytes(PAYLOAD + b"left over from a longer version")
+    partial(dest, PAYLOAD + b"left over from a longer version", url)
     client(retries=1).download(url, dest, FetchLog(tmp_path / "log.jsonl"))
+    assert "Range" in server.hits("/big.xml.gz")[0].headers
     assert "Range" not in server.hits("/big.xml.gz")[1].headers
     assert dest.read_bytes() == PAYLOAD
 
@@ -389,7 +278,7 @@ def test_a_206_at_the_wrong_offset_restarts_from_zero(server, client, tmp_path):
     wrong = reply(206, PAYLOAD[10:], {"Content-Range": f"bytes 10-{len(PAYLOAD) - 1}/{len(PAYLOAD)}"})
     url = server.route("/big.xml.gz", wrong, reply(200, PAYLOAD))
     dest = tmp_path / "big.xml.gz"
-    (tmp_path / "big.xml.gz.part").write_bytes(PAYLOAD[:1000])
+    partial(dest, PAYLOAD[:1000], url)
     client(retries=1).download(url, dest, FetchLog(tmp_path / "log.jsonl"))
     assert dest.read_bytes() == PAYLOAD
 

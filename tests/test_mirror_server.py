@@ -1,6 +1,7 @@
 import email.utils
 import hashlib
 import http.client
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +178,9 @@ def test_polite_client_resumes_a_partial_download_from_the_mirror(base, tmp_path
     dest = tmp_path / "raw" / "x.txt"
     dest.parent.mkdir()
     (dest.parent / "x.txt.part").write_bytes(NOTE[:20])
+    etag = requests.head(f"{base}/example.org/x.txt", timeout=5).headers["ETag"]
+    validators = {"url": "https://example.org/x.txt", "etag": etag, "last_modified": None, "total": len(NOTE)}
+    (dest.parent / "x.txt.part.json").write_text(json.dumps(validators))
     with PoliteClient("testbot/1.0", delay=0, retries=0, mirror=base) as client:
         record, downloaded = client.download(
             "https://example.org/x.txt",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from stage_helpers import fetch_pubmed
 
 from gap_replay.pipelines.curate import run_curate
 from gap_replay.recipe import parse_recipe
@@ -39,31 +40,33 @@ def test_a_later_update_file_deletes_baseline_records_and_versions_collapse(tmp_
         "antibiotic switching from intravenous to oral therapy, measuring length of stay, readmission within thirty "
         "days and mortality; early switching shortened the stay without raising readmissions or deaths."
     )
-    raw = tmp_path / "raw" / "pubmed"
-    (raw / "baseline").mkdir(parents=True)
-    (raw / "updatefiles").mkdir()
     articles = "".join(BASELINE_ARTICLE.format(pmid=pmid, text=f"{text} {text} Record {pmid}.") for pmid in deleted[:2])
     baseline = f'<?xml version="1.0"?>\n<PubmedArticleSet>\n{articles}</PubmedArticleSet>\n'
-    (raw / "baseline" / "pubmed21n0001.xml").write_text(baseline)
-    (raw / "updatefiles" / SLICE.name).write_bytes(SLICE.read_bytes())
+    output = tmp_path / "out"
     recipe = parse_recipe(
         {
             "name": "updates",
-            "output": str(tmp_path),
+            "output": str(output),
             "curated_shards": 1,
             "sources": {name: {"enabled": False} for name in ("pmc", "guidelines", "replay")},
             "dedup": {"exact": False, "minhash": {"enabled": False}},
         }
     )
+    fetch_pubmed(
+        recipe,
+        tmp_path / "site",
+        baseline={"pubmed21n0001.xml.gz": gzip.compress(baseline.encode())},
+        updates={"pubmed21n1298.xml.gz": SLICE.read_bytes()},  # the slice, under its NLM file name
+    )
     stats = run_curate(recipe, "sha")
-    kept = pq.read_table(next((tmp_path / "curated" / "pubmed").glob("*.parquet")), columns=["id"]).column("id")
+    kept = pq.read_table(next((output / "curated" / "pubmed").glob("*.parquet")), columns=["id"]).column("id")
     ids = kept.to_pylist()
     assert not {f"pubmed:{pmid}" for pmid in deleted} & set(ids), "the update file's DeleteCitation removed them"
     assert stats["sources"]["pubmed"]["dropped"]["deleted"] == 2
     assert stats["sources"]["pubmed"]["deletions"] == 20
     assert len(ids) == len(set(ids)), "one document per PMID"
     assert ids.count("pubmed:30271887") == 1, "the PMID listed twice in the slice is kept once"
-    rejected = [json.loads(line) for path in (tmp_path / "rejects").glob("*.jsonl") for line in path.open()]
+    rejected = [json.loads(line) for path in (output / "rejects").glob("*.jsonl") for line in path.open()]
     assert any(
         r["id"] == "pubmed:30271887" and r["reason"] in ("superseded_version", "exact_duplicate") for r in rejected
     )

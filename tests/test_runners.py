@@ -20,7 +20,7 @@ def test_portable_runner_gives_the_in_process_results(tmp_path):
     local = recipe.model_copy(update={"output": str(tmp_path / "local")})
     portable = recipe.model_copy(update={"output": str(tmp_path / "portable")})
     run_fetch(local)
-    shutil.copytree(tmp_path / "local" / "raw", tmp_path / "portable" / "raw")
+    shutil.copytree(tmp_path / "local", tmp_path / "portable")  # the raw files and fetch's completion record
 
     expected = run_curate(local, sha256)
     assert run_curate(portable, sha256, PORTABLE)["sources"] == expected["sources"]

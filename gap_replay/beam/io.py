@@ -51,15 +51,16 @@ class WriteCurated(beam.PTransform):
 
 
 class ReadCurated(beam.PTransform):
-    """`<output>/curated/*/part-*.parquet` -> Documents."""
+    """Curated Parquet files (the ones curate's record lists) -> Documents."""
 
-    def __init__(self, output: str) -> None:
+    def __init__(self, paths: Sequence[str]) -> None:
         super().__init__()
-        self._output = output
+        self._paths = list(paths)
 
     def expand(self, pipeline: beam.pvalue.PBegin) -> beam.PCollection:
         return (
             pipeline
-            | "ReadParquet" >> beam.io.ReadFromParquet(curated_pattern(self._output))
+            | "CuratedFiles" >> beam.Create(self._paths)
+            | "ReadParquet" >> beam.io.ReadAllFromParquet()
             | "ToDocuments" >> beam.Map(Document.from_dict)
         )

@@ -29,8 +29,7 @@ def fetch(config: GuidelinesConfig, raw_dir: Path, client: PoliteClient) -> Fetc
             continue
         module = ORGANISATIONS.get(key)
         if module is None:
-            summary.failed += 1
-            summary.errors.append(f"{key}: unknown guideline organisation (known: {', '.join(sorted(ORGANISATIONS))})")
+            summary.fail(key, f"unknown guideline organisation (known: {', '.join(sorted(ORGANISATIONS))})")
             continue
         summary.add(module.fetch(organisation, raw_dir / key, client))
     return summary

@@ -71,12 +71,10 @@ def sitemap_urls(client: PoliteClient, start_urls: Sequence[str], summary: Fetch
         try:
             children, found = parse_sitemap(client.get_bytes(url), url)
         except HttpError as error:
-            summary.failed += 1
-            summary.errors.append(f"{url}: sitemap failed: {error.reason}")
+            summary.fail(url, f"sitemap failed: {error.reason}")
             continue
         except (ValueError, OSError, EOFError) as error:
-            summary.failed += 1
-            summary.errors.append(f"{url}: sitemap unreadable: {error}")
+            summary.fail(url, f"sitemap unreadable: {error}")
             continue
         queue.extend(children)
         pages.update(found)
@@ -123,6 +121,9 @@ def crawl(
     documents are in place."""
     summary = FetchSummary(f"{NAME}/{key}")
     urls = select(sitemap_urls(client, start_urls, summary), include, exclude, None)
+    if not urls:
+        summary.fail(", ".join(start_urls), f"the sitemaps list no {key} page to collect")
+        return summary
     log = fetch_log(raw_dir)
     names = file_names(urls)
     with tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None) as progress:

@@ -1,8 +1,9 @@
 """A loopback static server for the mirror site tree (`<site>/<host>/<path>`), behaving like the real hosts' servers.
 
 It answers GET and HEAD with the headers crawlers look at (Content-Type, Content-Length, ETag, Last-Modified),
-resumes with `Range`, and lists folders without an `index.html` the way Apache's autoindex (NCBI's FTP-over-HTTPS
-pages) does, so listing parsers meet the same HTML they meet online. Query strings are ignored.
+resumes with `Range` (ignored, as RFC 9110 says, when an `If-Range` validator no longer matches), and lists
+folders without an `index.html` the way Apache's autoindex (NCBI's FTP-over-HTTPS pages) does, so listing parsers
+meet the same HTML they meet online. Query strings are ignored.
 """
 
 from __future__ import annotations
@@ -104,16 +105,18 @@ def autoindex(folder: Path, url_path: str) -> str:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], root: Path) -> None:
+    def __init__(self, address: tuple[str, int], root: Path, handler: type[MirrorHandler]) -> None:
         self.root = root.resolve()
-        super().__init__(address, _Handler)
+        super().__init__(address, handler)
 
     def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
         """Clients that hang up mid-response are normal for a crawler's server; anything else is logged."""
         logger.debug("mirror server: error while serving %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class MirrorHandler(BaseHTTPRequestHandler):
+    """Serves the site folder; subclass it (and pass it to `serve`) to make a server that behaves differently."""
+
     server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "gap-replay-mirror/1"
@@ -161,8 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
             "Last-Modified": email.utils.formatdate(stat.st_mtime, usegmt=True),
             "Accept-Ranges": "bytes",
         }
+        condition = self.headers.get("If-Range")
+        ranged = condition is None or condition in (headers["ETag"], headers["Last-Modified"])
         try:
-            span = byte_range(self.headers.get("Range"), stat.st_size)
+            span = byte_range(self.headers.get("Range"), stat.st_size) if ranged else None
         except ValueError:
             headers["Content-Range"] = f"bytes */{stat.st_size}"
             self._reply(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", "text/plain", send_body, headers)
@@ -202,11 +207,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(site: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def serve(
+    site: Path, host: str = "127.0.0.1", port: int = 0, handler: type[MirrorHandler] = MirrorHandler
+) -> Iterator[str]:
     """Serve `site` on a loopback port for the duration of the block; yields the base URL `http://HOST:PORT`."""
     if not Path(site).is_dir():
         raise FileNotFoundError(f"{site}: mirror site folder does not exist")
-    server = _Server((host, port), Path(site))
+    server = _Server((host, port), Path(site), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
