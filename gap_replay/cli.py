@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("manifest_url", help="manifest.json as http(s)://, gs://, s3://, file:// or a local path")
     download.add_argument("dest", type=Path, help="local folder for the manifest and its shards")
     download.add_argument("--workers", type=int, default=4, help="parallel downloads")
+    download.add_argument(
+        "--allow-scheme",
+        action="append",
+        default=[],
+        metavar="SCHEME",
+        help="also read shards over this scheme when the manifest's base_url uses it (default: the manifest's own)",
+    )
     inspect = commands.add_parser("inspect", help="summarise a manifest or a shard; --verify checks every byte")
     inspect.add_argument("path", type=Path)
     inspect.add_argument("--verify", action="store_true", help="check sizes, sha256, EOS and totals of every shard")
@@ -173,10 +180,10 @@ def _parse(source: str, files: Sequence[Path], out: Path) -> int:
     return 1 if failures else 0
 
 
-def _download(manifest_url: str, dest: Path, workers: int) -> int:
+def _download(manifest_url: str, dest: Path, workers: int, allow_schemes: Sequence[str]) -> int:
     from gap_replay.shards.download import download
 
-    manifest = download(manifest_url, dest, workers=workers)
+    manifest = download(manifest_url, dest, workers=workers, allow_schemes=allow_schemes)
     tokens = sum(shard["tokens"] for shard in manifest["shards"])
     print(f"downloaded and verified {len(manifest['shards'])} shards ({tokens:,} tokens) into {dest}")
     return 0
@@ -221,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             return _inspect(args.path, args.verify)
         if args.command == "download":
-            return _download(args.manifest_url, args.dest, args.workers)
+            return _download(args.manifest_url, args.dest, args.workers, args.allow_scheme)
         recipe, sha256 = _load(args)
         if args.command == "fetch":
             return _fetch(recipe, args.sources.split(",") if args.sources else None, args.force)

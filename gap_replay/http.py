@@ -300,12 +300,19 @@ class _Validators:
         return all(kept is None or sent is None or kept == sent for kept, sent in pairs)
 
 
-class TransferGuard:
-    """Cuts a transfer that passes its deadline (final) or, once `window` seconds have passed, moves fewer than
-    `min_rate` bytes per second over the last window (retried, resuming where it stopped)."""
+class TooSlow(Exception):
+    """A transfer moved fewer bytes per second than the minimum over a window (worth another try)."""
 
-    def __init__(self, url: str, deadline: float, min_rate: float, window: float, clock: Callable[[], float]):
-        self._url = url
+
+class PastDeadline(Exception):
+    """A transfer was not finished by its deadline (not worth another try in this run)."""
+
+
+class TransferGuard:
+    """Cuts a transfer that passes its deadline (PastDeadline) or, once `window` seconds have passed, moves fewer
+    than `min_rate` bytes per second over the last window (TooSlow); `check` runs after each chunk."""
+
+    def __init__(self, deadline: float | None, min_rate: float, window: float, clock: Callable[[], float]):
         self._deadline = deadline
         self._min_rate = min_rate
         self._window = window
@@ -314,15 +321,21 @@ class TransferGuard:
         self._mark_bytes = 0
 
     def check(self, received: int) -> None:
-        """Called after each chunk with the bytes received so far in this attempt."""
+        """`received`: the bytes received so far in this transfer."""
         now = self._clock()
-        if now > self._deadline:
-            raise HttpError(self._url, None, f"not finished by its deadline, {received} bytes into this attempt")
+        if self._deadline is not None and now > self._deadline:
+            raise PastDeadline(f"not finished by its deadline ({received:,} bytes into this attempt)")
         if now - self._mark_time >= self._window:
             rate = (received - self._mark_bytes) / (now - self._mark_time)
             if rate < self._min_rate:
-                raise _Retry(None, f"transfer too slow: {rate:,.0f} B/s, below {self._min_rate:,.0f} B/s")
+                raise TooSlow(f"transfer too slow: {rate:,.0f} B/s over {now - self._mark_time:.0f} s")
             self._mark_time, self._mark_bytes = now, received
+
+
+def arriving(response: requests.Response, decode: bool = False) -> Iterator[bytes]:
+    """A streamed body as it arrives, never waiting to fill a chunk (so a guard sees a drip as one)."""
+    while chunk := response.raw.read1(CHUNK, decode_content=decode):
+        yield chunk
 
 
 def _read_validators(part: Path) -> _Validators | None:
@@ -613,28 +626,30 @@ class PoliteClient:
             raise _Retry(status, reason, retry_after)
         raise HttpError(url, status, reason)
 
-    def _chunks(self, response: requests.Response, guard: TransferGuard, received: int = 0) -> Iterator[bytes]:
-        """The body as it arrives (never waiting for a full chunk, so the guard sees a drip); a dropped connection
-        is a _Retry."""
-        while True:
-            try:
-                chunk = response.raw.read1(CHUNK, decode_content=False)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
-                raise _Retry(None, f"connection lost after {received} bytes: {_describe(error)}") from None
-            if not chunk:
-                return
-            received += len(chunk)
-            yield chunk
-            guard.check(received)
+    def _chunks(self, url: str, response: requests.Response, deadline: float) -> Iterator[bytes]:
+        """The body as it arrives, guarded by the deadline and the minimum rate; a dropped connection or a slow
+        transfer is a _Retry, a passed deadline an HttpError."""
+        guard = TransferGuard(deadline, self.min_rate, self.rate_window, self._clock)
+        received = 0
+        try:
+            for chunk in arriving(response):
+                received += len(chunk)
+                yield chunk
+                guard.check(received)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
+            raise _Retry(None, f"connection lost after {received} bytes: {_describe(error)}") from None
+        except TooSlow as error:
+            raise _Retry(None, str(error)) from None
+        except PastDeadline as error:
+            raise HttpError(url, response.status_code, str(error)) from None
 
     def _read_page(self, url: str, response: requests.Response, deadline: float) -> bytes:
         """A page's body, at most `max_page_bytes`, within the deadline and above the minimum rate."""
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_page_bytes:
             raise HttpError(url, response.status_code, f"page of {int(declared):,} bytes, over {self.max_page_bytes:,}")
-        guard = TransferGuard(url, deadline, self.min_rate, self.rate_window, self._clock)
         body = bytearray()
-        for chunk in self._chunks(response, guard):
+        for chunk in self._chunks(url, response, deadline):
             body += chunk
             if len(body) > self.max_page_bytes:
                 raise HttpError(url, response.status_code, f"page larger than {self.max_page_bytes:,} bytes")
@@ -703,9 +718,8 @@ class PoliteClient:
                     sha256.update(chunk)
                     digest_md5.update(chunk)
         size = offset
-        guard = TransferGuard(url, deadline, self.min_rate, self.rate_window, self._clock)
         with open(part, "ab" if offset else "wb") as handle:
-            for chunk in self._chunks(response, guard):
+            for chunk in self._chunks(url, response, deadline):
                 handle.write(chunk)
                 sha256.update(chunk)
                 digest_md5.update(chunk)

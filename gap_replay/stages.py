@@ -235,6 +235,14 @@ class Publisher:
         shutil.rmtree(self.staging, ignore_errors=True)  # leftovers of a run that never published
         self.staging.mkdir(parents=True)
 
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        """A run that ends in an error publishes nothing and leaves no staged files behind."""
+        if exc_type is not None and not journal_path(self.output, self.stage).exists():
+            shutil.rmtree(self.staging, ignore_errors=True)
+
     def path(self, relative: str) -> Path:
         """Where a run writes the file that will be published as `<root>/<relative>`."""
         return self.staging / relative
@@ -306,8 +314,8 @@ def _apply(output: str | os.PathLike[str], stage: str, journal: Mapping[str, Any
     for source, target in journal["moves"]:
         _move(Path(source), Path(target))
     write_atomic(record_path(output, stage), encode(journal["record"]))
-    journal_path(output, stage).unlink(missing_ok=True)
     shutil.rmtree(staging_dir(output, stage), ignore_errors=True)
+    journal_path(output, stage).unlink(missing_ok=True)
 
 
 def _move(source: Path, target: Path) -> None:

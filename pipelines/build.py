@@ -287,60 +287,60 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
     with stages.claim(output, force):
         curated, curate_sha256 = require_curated(recipe)
         paths = [str(path) for path in stages.file_paths(output, curated) if path.suffix == ".parquet"]
-        publisher = stages.Publisher(output, STAGE)
-        tokens_dir = publisher.path("tokens")
-        tokens_dir.mkdir(parents=True)
-        tokenizer = prepare_tokenizer(recipe, paths, tokens_dir)
-        dtype = dtype_for_vocab(tokenizer.vocab_size)
-        replay_share = recipe.mix.replay_share if recipe.sources.replay.enabled else 0.0
+        with stages.Publisher(output, STAGE) as publisher:
+            tokens_dir = publisher.path("tokens")
+            tokens_dir.mkdir(parents=True)
+            tokenizer = prepare_tokenizer(recipe, paths, tokens_dir)
+            dtype = dtype_for_vocab(tokenizer.vocab_size)
+            replay_share = recipe.mix.replay_share if recipe.sources.replay.enabled else 0.0
 
-        pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-        _ = (
-            pipeline
-            | "ReadCurated" >> ReadCurated(paths)
-            | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-            | "Tokenize"
-            >> beam.ParDo(
-                TokenizeDocuments(
-                    str(tokens_dir / TOKENIZER_FILE), tokenizer.eos_token, recipe.seed, recipe.split.valid_fraction
+            pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+            _ = (
+                pipeline
+                | "ReadCurated" >> ReadCurated(paths)
+                | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
+                | "Tokenize"
+                >> beam.ParDo(
+                    TokenizeDocuments(
+                        str(tokens_dir / TOKENIZER_FILE), tokenizer.eos_token, recipe.seed, recipe.split.valid_fraction
+                    )
                 )
+                | "Mix" >> Mix(dict(recipe.mix.epochs), replay_share, recipe.seed)
+                | "Shard" >> Shard(str(tokens_dir), dtype.name, recipe.shards.tokens_per_shard, recipe.seed)
+                | "ShardList" >> beam.io.WriteToText(str(tokens_dir / SHARD_LIST), num_shards=1, shard_name_template="")
             )
-            | "Mix" >> Mix(dict(recipe.mix.epochs), replay_share, recipe.seed)
-            | "Shard" >> Shard(str(tokens_dir), dtype.name, recipe.shards.tokens_per_shard, recipe.seed)
-            | "ShardList" >> beam.io.WriteToText(str(tokens_dir / SHARD_LIST), num_shards=1, shard_name_template="")
-        )
-        run_to_completion(pipeline, STAGE)
+            run_to_completion(pipeline, STAGE)
 
-        shard_list = tokens_dir / SHARD_LIST
-        lines = shard_list.read_text(encoding="utf-8").splitlines()
-        entries = [ShardEntry(**json.loads(line)) for line in lines if line]
-        entries += _missing_shards(entries, tokens_dir, dtype)
-        shard_list.unlink()
-        manifest = build_manifest(
-            recipe.name,
-            recipe.model_dump(mode="json"),
-            recipe_sha256,
-            tokenizer.to_manifest(),
-            dtype.name,
-            entries,
-            mix=_mix_summary(recipe, entries),
-        )
-        write_manifest(manifest, tokens_dir / "manifest.json")
-        known = {
-            f"tokens/{entry.path}.{kind}": (size, sha256)
-            for entry in entries
-            for kind, size, sha256 in (
-                ("bin", entry.bin_bytes, entry.bin_sha256),
-                ("idx", entry.idx_bytes, entry.idx_sha256),
+            shard_list = tokens_dir / SHARD_LIST
+            lines = shard_list.read_text(encoding="utf-8").splitlines()
+            entries = [ShardEntry(**json.loads(line)) for line in lines if line]
+            entries += _missing_shards(entries, tokens_dir, dtype)
+            shard_list.unlink()
+            manifest = build_manifest(
+                recipe.name,
+                recipe.model_dump(mode="json"),
+                recipe_sha256,
+                tokenizer.to_manifest(),
+                dtype.name,
+                entries,
+                mix=_mix_summary(recipe, entries),
             )
-        }
-        publisher.publish(
-            settings=recipe.build_settings(),
-            inputs={"curate": curate_sha256},
-            summary={"totals": manifest["totals"], "mix": manifest["mix"]},
-            recipe={"name": recipe.name, "sha256": recipe_sha256},
-            only=[*known, f"tokens/{TOKENIZER_FILE}", "tokens/manifest.json"],
-            known=known,
-        )
+            write_manifest(manifest, tokens_dir / "manifest.json")
+            known = {
+                f"tokens/{entry.path}.{kind}": (size, sha256)
+                for entry in entries
+                for kind, size, sha256 in (
+                    ("bin", entry.bin_bytes, entry.bin_sha256),
+                    ("idx", entry.idx_bytes, entry.idx_sha256),
+                )
+            }
+            publisher.publish(
+                settings=recipe.build_settings(),
+                inputs={"curate": curate_sha256},
+                summary={"totals": manifest["totals"], "mix": manifest["mix"]},
+                recipe={"name": recipe.name, "sha256": recipe_sha256},
+                only=[*known, f"tokens/{TOKENIZER_FILE}", "tokens/manifest.json"],
+                known=known,
+            )
         write_stats(output)
     return manifest

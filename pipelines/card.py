@@ -30,10 +30,10 @@ def run_card(recipe: Recipe, force: bool = False) -> list[Path]:
                 "run `gap-replay build`, then `gap-replay card`"
             )
         stages.adopt(cards, force)
-        publisher = stages.Publisher(output, STAGE, root=cards)
-        manifest = read_manifest(output / "tokens" / "manifest.json")
-        parquet = [path for path in stages.file_paths(output, curated) if path.suffix == ".parquet"]
-        written = write_cards(collect_stats(output), manifest, parquet, publisher.staging)
-        publisher.publish(inputs={"curate": curate_sha256, "build": build_sha256})
+        with stages.Publisher(output, STAGE, root=cards) as publisher:
+            manifest = read_manifest(output / "tokens" / "manifest.json")
+            parquet = [path for path in stages.file_paths(output, curated) if path.suffix == ".parquet"]
+            written = write_cards(collect_stats(output), manifest, parquet, publisher.staging)
+            publisher.publish(inputs={"curate": curate_sha256, "build": build_sha256})
         write_stats(output)
     return [cards / path.name for path in written]

@@ -132,32 +132,34 @@ def run_curate(
     with stages.claim(output, force):
         fetched, fetch_sha256 = stages.require(output, "fetch", needed_by=STAGE)
         inputs = raw_inputs(recipe, fetched)
-        publisher = stages.Publisher(output, STAGE)
-        staging = str(publisher.staging)
-        log.info("curating %d raw files", len(inputs))
-        pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-        curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe)
-        curated["documents"] | "WriteCurated" >> WriteCurated(staging, recipe.sources.enabled(), recipe.curated_shards)
-        unreadable, dropped = curated["rejects"] | "SplitRejects" >> beam.Partition(
-            lambda record, _: 0 if record["reason"] == "parse_error" else 1, 2
-        )
-        rejects_dir = FileSystems.join(staging, "rejects")
-        unreadable | "WriteParseErrors" >> WriteRejects(rejects_dir, PARSE_ERRORS)
-        if recipe.write_rejects:
-            dropped | "WriteRejects" >> WriteRejects(rejects_dir)
-        result = run_to_completion(pipeline, STAGE)
-        sources = counters.collect(result)
-        for name in recipe.sources.enabled():
-            sources.setdefault(name, {})
-        publisher.path("curated/README.md").write_text(
-            dataset_card(recipe.name, recipe.sources.enabled()), encoding="utf-8"
-        )
-        summary = {"raw_files": len(inputs), "sources": sources, "parse_errors": _parse_errors(staging)}
-        publisher.publish(
-            settings=recipe.curate_settings(),
-            inputs={"fetch": fetch_sha256},
-            summary=summary,
-            recipe={"name": recipe.name, "sha256": recipe_sha256},
-        )
+        with stages.Publisher(output, STAGE) as publisher:
+            staging = str(publisher.staging)
+            log.info("curating %d raw files", len(inputs))
+            pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe)
+            curated["documents"] | "WriteCurated" >> WriteCurated(
+                staging, recipe.sources.enabled(), recipe.curated_shards
+            )
+            unreadable, dropped = curated["rejects"] | "SplitRejects" >> beam.Partition(
+                lambda record, _: 0 if record["reason"] == "parse_error" else 1, 2
+            )
+            rejects_dir = FileSystems.join(staging, "rejects")
+            unreadable | "WriteParseErrors" >> WriteRejects(rejects_dir, PARSE_ERRORS)
+            if recipe.write_rejects:
+                dropped | "WriteRejects" >> WriteRejects(rejects_dir)
+            result = run_to_completion(pipeline, STAGE)
+            sources = counters.collect(result)
+            for name in recipe.sources.enabled():
+                sources.setdefault(name, {})
+            publisher.path("curated/README.md").write_text(
+                dataset_card(recipe.name, recipe.sources.enabled()), encoding="utf-8"
+            )
+            summary = {"raw_files": len(inputs), "sources": sources, "parse_errors": _parse_errors(staging)}
+            publisher.publish(
+                settings=recipe.curate_settings(),
+                inputs={"fetch": fetch_sha256},
+                summary=summary,
+                recipe={"name": recipe.name, "sha256": recipe_sha256},
+            )
         write_stats(output)
     return summary

@@ -33,8 +33,8 @@ def run_to_completion(pipeline: beam.Pipeline, stage: str) -> Any:
     """Run a pipeline and wait for it; its result, or PipelineNotRun when it did not run to the end."""
     result = pipeline.run()
     state = result.wait_until_finish()
+    if state == "DONE":
+        return result
     if pipeline.options.view_as(TestOptions).dry_run:
         raise DryRun(f"{stage}: dry run: the pipeline was translated, not run; nothing was written or published")
-    if state != "DONE":
-        raise PipelineNotRun(f"{stage} pipeline ended in state {state or 'unknown'}; nothing was published")
-    return result
+    raise PipelineNotRun(f"{stage} pipeline ended in state {state or 'unknown'}; nothing was published")

@@ -5,6 +5,7 @@ Steps are played in order for each path, the last one repeating; `seen` records 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -118,6 +119,23 @@ def drip(body: bytes, every: float, size: int = 1) -> Step:
     return step
 
 
+def endless(piece: bytes) -> Step:
+    """A body with no declared length that never ends: `piece` again and again until the client hangs up."""
+
+    def step(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.close_connection = True
+        while not handler.server.script.stop.is_set():
+            try:
+                handler.wfile.write(piece)
+            except OSError:
+                return
+
+    return step
+
+
 def redirect(location: str, status: int = 302) -> Step:
     return reply(status, b"", {"Location": location})
 
@@ -143,16 +161,25 @@ class QuietServer(ThreadingHTTPServer):
         pass
 
 
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
+@contextlib.contextmanager
+def running() -> Iterator[ScriptedServer]:
+    """A scripted server on a loopback port for the duration of the block."""
     httpd = QuietServer(("127.0.0.1", 0), Handler)
     httpd.script = ScriptedServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield httpd.script
-    httpd.script.stop.set()
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield httpd.script
+    finally:
+        httpd.script.stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with running() as script:
+        yield script
 
 
 @pytest.fixture

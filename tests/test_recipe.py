@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,116 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
 def test_a_line_pattern_that_does_not_compile_is_refused_on_load():
     with pytest.raises(RecipeError, match=r"sources.guidelines.clean.drop_line_patterns: .*bad regular expression"):
         parse_recipe({"name": "r", "sources": {"guidelines": {"clean": {"drop_line_patterns": ["(unclosed"]}}}})
+
+
+def nested(dotted: str, value) -> dict:
+    """{"a": {"b": value}} for "a.b"."""
+    data: dict = value
+    for key in reversed(dotted.split(".")):
+        data = {key: data}
+    return data
+
+
+def recipe_with(dotted: str, value):
+    return parse_recipe({"name": "r", **nested(dotted, value)})
+
+
+def read_back(recipe, dotted: str):
+    value = recipe
+    for key in dotted.split("."):
+        value = value[key] if isinstance(value, dict) else getattr(value, key)
+    return value
+
+
+# (key, largest value allowed, smallest refused): values that size memory or work have an upper bound.
+BOUNDS = [
+    ("mix.epochs.pubmed", 100.0, 100.01),
+    ("mix.replay_share", 0.9, 0.91),
+    ("split.valid_fraction", 0.5, 0.51),
+    ("shards.tokens_per_shard", 100_000_000_000, 100_000_000_001),
+    ("sources.pubmed.limit", 10_000_000, 10_000_001),
+    ("sources.replay.max_documents_per_file", 100_000_000, 100_000_001),
+    ("sources.pmc.max_table_cells", 1_000_000, 1_000_001),
+    ("tokenizer.train_max_documents", 10_000_000, 10_000_001),
+    ("tokenizer.vocab_size", 1_000_000, 1_000_001),
+    ("curated_shards", 100_000, 100_001),
+    ("language.prefix_chars", 1_000_000, 1_000_001),
+    ("dedup.minhash.ngram", 64, 65),
+    ("http.retries", 20, 21),
+    ("http.delay_seconds", 3600.0, 3600.5),
+    ("http.timeout_seconds", 3600.0, 3600.5),
+    ("http.max_page_bytes", 1 << 30, (1 << 30) + 1),
+    ("sources.guidelines.clean.max_blank_lines", 100, 101),
+    ("sources.pubmed.filters.min_words", 1_000_000, 1_000_001),
+]
+
+
+@pytest.mark.parametrize(("key", "largest", "refused"), BOUNDS)
+def test_values_that_size_work_have_an_upper_bound(key, largest, refused):
+    assert read_back(recipe_with(key, largest), key) == largest
+    with pytest.raises(RecipeError, match=rf"{re.escape(key)}: Input should be less than or equal to"):
+        recipe_with(key, refused)
+
+
+# (key, smallest value allowed, largest refused)
+LOWER_BOUNDS = [
+    ("shards.tokens_per_shard", 100, 99),
+    ("mix.replay_share", 0.0, -0.01),
+    ("sources.pubmed.limit", 1, 0),
+    ("tokenizer.vocab_size", 300, 299),
+    ("seed", 0, -1),
+]
+
+
+@pytest.mark.parametrize(("key", "smallest", "refused"), LOWER_BOUNDS)
+def test_values_have_a_lower_bound(key, smallest, refused):
+    assert read_back(recipe_with(key, smallest), key) == smallest
+    with pytest.raises(RecipeError, match=re.escape(key)):
+        recipe_with(key, refused)
+
+
+def test_epochs_must_be_more_than_zero():
+    assert recipe_with("mix.epochs.pmc", 0.001).mix.epochs["pmc"] == 0.001
+    with pytest.raises(RecipeError, match=r"mix.epochs.pmc: Input should be greater than 0"):
+        recipe_with("mix.epochs.pmc", 0)
+
+
+@pytest.mark.parametrize("name", ["sample", "gap_replay", "a.b-c_1", "X", "9lives", "n" * 100])
+def test_names_that_make_one_safe_path_segment_are_accepted(name):
+    assert parse_recipe({"name": name}).name == name
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "-rf", "a/b", "a\\b", "", "n" * 101, "a b", "é"])
+def test_names_that_could_escape_or_hide_in_their_folder_are_refused(name):
+    with pytest.raises(RecipeError, match=r"name: String should match pattern"):
+        parse_recipe({"name": name})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("sources.guidelines.organisations", {"../etc": {}}), ("sources.replay.subsets", ["../../x"])],
+)
+def test_organisation_keys_and_replay_subsets_become_folders_so_they_must_be_safe_names(key, value):
+    with pytest.raises(RecipeError, match=re.escape(key)):
+        recipe_with(key, value)
+
+
+def test_the_output_folder_defaults_inside_out():
+    assert str(parse_recipe({"name": "full"}).output_dir) == "out/full"
+
+
+def test_mirror_is_a_switch_or_the_base_url_of_a_mirror_already_served():
+    assert recipe_with("mirror", "http://127.0.0.1:8123").mirror == "http://127.0.0.1:8123"
+    assert recipe_with("mirror", True).mirror is True
+    with pytest.raises(RecipeError, match="mirror"):
+        recipe_with("mirror", "ftp://127.0.0.1/pub")
+
+
+def test_curate_settings_leave_out_what_only_fetch_and_build_use():
+    base = parse_recipe({"name": "r"})
+    fetch_only = parse_recipe({"name": "r", "sources": {"pubmed": {"limit": 3, "baseline_url": "https://x.org/"}}})
+    build_only = parse_recipe({"name": "r", "mix": {"replay_share": 0.2}, "shards": {"tokens_per_shard": 1000}})
+    curate_change = parse_recipe({"name": "r", "sources": {"pubmed": {"filters": {"min_words": 10}}}})
+    assert base.curate_settings() == fetch_only.curate_settings() == build_only.curate_settings()
+    assert base.curate_settings() != curate_change.curate_settings()
+    assert base.build_settings() == curate_change.build_settings() != build_only.build_settings()

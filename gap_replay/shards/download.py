@@ -5,6 +5,11 @@ Sources are http(s) URLs (through `requests`, resumed with `Range`), or anything
 (the resumed prefix included), and renamed into place only when its size and sha256 match the manifest. The
 manifest is written last, and only once every shard has passed `manifest.verify`: a folder with a manifest is
 complete.
+
+A manifest is not trusted to point anywhere: shards come only from the manifest's own folder or its `base_url`,
+and only over the manifest's own scheme (or one the user allows), so a manifest fetched over HTTP cannot make the
+download read local files; shard paths must be plain relative names, and nothing is written outside DEST. The
+manifest and tokenizer are read with a size limit and a deadline, and every transfer must keep moving.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +27,12 @@ from typing import TypeVar
 
 import fsspec
 import requests
+import urllib3
 from tqdm import tqdm
 
 from gap_replay import __version__
 from gap_replay.files import atomic_path
+from gap_replay.http import PastDeadline, TooSlow, TransferGuard, arriving
 from gap_replay.shards.manifest import read_manifest, verify
 
 MANIFEST = "manifest.json"
@@ -35,6 +43,12 @@ ATTEMPTS = 3
 BACKOFF = 2.0
 USER_AGENT = f"gap-replay/{__version__} (shard download)"
 _GONE = (404, 410)
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_TOKENIZER_BYTES = 512 << 20
+SMALL_FILE_DEADLINE = 300.0  # seconds to read the manifest or the tokenizer, retries included
+STALL_SECONDS = 120.0  # a transfer slower than MIN_RATE over this window is cut (and retried)
+MIN_RATE = 1024  # bytes per second
+SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 T = TypeVar("T")
 
@@ -62,13 +76,15 @@ class _Remote:
     label: str
 
 
-def download(manifest_url: str, dest: Path, workers: int = 4) -> dict:
-    """Fetch the manifest at `manifest_url` and its shards into `dest`, verify them, and return the manifest."""
+def download(manifest_url: str, dest: Path, workers: int = 4, allow_schemes: Iterable[str] = ()) -> dict:
+    """Fetch the manifest at `manifest_url` and its shards into `dest`, verify them, and return the manifest.
+
+    Shards are read over the manifest's scheme only, or one of `allow_schemes` (for a `base_url` elsewhere)."""
     if workers < 1:
         raise DownloadError([f"workers must be at least 1, got {workers}"])
     dest = Path(dest)
     manifest_url = _manifest_location(manifest_url)
-    data = _read(manifest_url)
+    data = _read(manifest_url, MAX_MANIFEST_BYTES)
     if data is None:
         raise DownloadError([f"{manifest_url}: no such manifest"])
     try:
@@ -76,10 +92,11 @@ def download(manifest_url: str, dest: Path, workers: int = 4) -> dict:
     except (UnicodeDecodeError, ValueError) as error:
         raise DownloadError([f"{manifest_url}: {str(error).removeprefix('manifest text: ')}"]) from error
     folder = _parent(manifest_url)
-    base = (manifest["base_url"] or folder).rstrip("/")
+    base = _checked_base(manifest, manifest_url, folder, allow_schemes)
+    remotes = _remotes(manifest["shards"], base, dest)
     dest.mkdir(parents=True, exist_ok=True)
     (dest / MANIFEST).unlink(missing_ok=True)  # the folder stops counting as complete until every file checks out
-    problems = _fetch_all(_remotes(manifest["shards"], base, dest), workers)
+    problems = _fetch_all(remotes, workers)
     problems += _fetch_tokenizer(f"{folder}/{TOKENIZER}", dest / TOKENIZER, manifest["tokenizer"]["sha256"])
     if problems:
         raise DownloadError(problems)
@@ -98,6 +115,35 @@ def _manifest_location(url: str) -> str:
     return url
 
 
+def scheme_of(url: str) -> str:
+    """`https`, `gs`, ...; `file` for local paths and `file://` URLs."""
+    scheme, separator, _ = url.partition("://")
+    return scheme.lower() if separator else "file"
+
+
+def _checked_base(manifest: dict, manifest_url: str, folder: str, allow_schemes: Iterable[str]) -> str:
+    """Where the shards are: `base_url`, else the manifest's folder; refused on a scheme the user did not allow."""
+    base = (manifest["base_url"] or folder).rstrip("/")
+    if not isinstance(base, str) or not base:
+        raise DownloadError([f"{manifest_url}: base_url must be a URL, got {manifest['base_url']!r}"])
+    allowed = {scheme_of(manifest_url), *(scheme.lower() for scheme in allow_schemes)}
+    scheme = scheme_of(base)
+    if scheme not in allowed:
+        raise DownloadError(
+            [
+                f"{manifest_url}: the manifest sends the shards to {base} ({scheme}), but it was read over "
+                f"{scheme_of(manifest_url)}; pass --allow-scheme {scheme} to allow that"
+            ]
+        )
+    return base
+
+
+def _safe_relative(path: str) -> bool:
+    """A shard path made of plain names (`train-00000-of-00004`, `sub/x`): nothing absolute, `..`, or URL-like."""
+    segments = path.split("/")
+    return all(SAFE_SEGMENT.fullmatch(segment) for segment in segments)
+
+
 def _parent(url: str) -> str:
     """The folder of a manifest URL or local path, in the same form, without a trailing slash."""
     if "://" in url:
@@ -106,7 +152,17 @@ def _parent(url: str) -> str:
 
 
 def _remotes(shards: list[dict], base: str, dest: Path) -> list[_Remote]:
-    """The `.bin` and `.idx` of every shard: at `<base>/<path>.<kind>`, going to `<dest>/<path>.<kind>`."""
+    """The `.bin` and `.idx` of every shard: at `<base>/<path>.<kind>`, going to `<dest>/<path>.<kind>`; a path that
+    is not plain, or that would land outside `dest` (through a symbolic link), is refused."""
+    root = dest.resolve()
+    unsafe = [shard["path"] for shard in shards if not _safe_relative(str(shard["path"]))]
+    unsafe += [
+        shard["path"]
+        for shard in shards
+        if shard["path"] not in unsafe and not (dest / shard["path"]).resolve().is_relative_to(root)
+    ]
+    if unsafe:
+        raise DownloadError([f"shard path {path!r} is not a plain relative name inside {dest}" for path in unsafe])
     return [
         _Remote(
             url=f"{base}/{shard['path']}.{kind}",
@@ -227,20 +283,27 @@ def _transfer(remote: _Remote, part: Path, bar: tqdm) -> str:
 
 
 @contextlib.contextmanager
-def _chunks(url: str, offset: int) -> Iterator[tuple[int, Iterator[bytes]]]:
+def _chunks(url: str, offset: int, deadline: float | None = None) -> Iterator[tuple[int, Iterator[bytes]]]:
     """The bytes of `url` from `offset` on, as (where they start, chunks); they start at 0 when it cannot resume.
+    The chunks must keep coming at MIN_RATE over STALL_SECONDS, and end by `deadline` (a time.monotonic value).
 
     Raises FileNotFoundError when the file does not exist, `_Transient` for failures worth retrying, and
     DownloadError for any other refusal.
     """
     try:
-        if _is_http(url):
-            with _http_chunks(url, offset) as opened:
-                yield opened
-        else:
-            with _fsspec_chunks(url, offset) as opened:
-                yield opened
-    except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+        opener = _http_chunks if _is_http(url) else _fsspec_chunks
+        with opener(url, offset) as (start, chunks):
+            yield start, _guarded(chunks, TransferGuard(deadline, MIN_RATE, STALL_SECONDS, time.monotonic))
+    except TooSlow as error:
+        raise _Transient(f"{url}: {error}") from error
+    except PastDeadline as error:
+        raise DownloadError([f"{url}: {error}"]) from error
+    except (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        urllib3.exceptions.HTTPError,
+    ) as error:
         raise _Transient(f"{url}: {type(error).__name__}") from error
     except FileNotFoundError:
         raise
@@ -261,7 +324,15 @@ def _http_chunks(url: str, offset: int) -> Iterator[tuple[int, Iterator[bytes]]]
         start = offset if response.status_code == 206 else 0
         if response.status_code == 206 and not response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
             raise DownloadError([f"{url}: asked for bytes {offset}- and got {response.headers.get('Content-Range')}"])
-        yield start, response.iter_content(CHUNK)
+        yield start, arriving(response, decode=True)
+
+
+def _guarded(chunks: Iterator[bytes], guard: TransferGuard) -> Iterator[bytes]:
+    received = 0
+    for chunk in chunks:
+        received += len(chunk)
+        yield chunk
+        guard.check(received)
 
 
 def _get(url: str, headers: dict[str, str]) -> requests.Response:
@@ -290,12 +361,19 @@ def _fsspec_chunks(url: str, offset: int) -> Iterator[tuple[int, Iterator[bytes]
         yield offset, iter(lambda: stream.read(CHUNK), b"")
 
 
-def _read(url: str) -> bytes | None:
-    """The whole of a small file (the manifest, the tokenizer); None when it does not exist."""
+def _read(url: str, limit: int) -> bytes | None:
+    """The whole of a small file (the manifest, the tokenizer), at most `limit` bytes and within
+    SMALL_FILE_DEADLINE seconds; None when it does not exist."""
+    deadline = time.monotonic() + SMALL_FILE_DEADLINE
 
     def read() -> bytes:
-        with _chunks(url, 0) as (_, chunks):
-            return b"".join(chunks)
+        body = bytearray()
+        with _chunks(url, 0, deadline) as (_, chunks):
+            for chunk in chunks:
+                body += chunk
+                if len(body) > limit:
+                    raise DownloadError([f"{url}: larger than {limit:,} bytes; not a manifest or tokenizer"])
+        return bytes(body)
 
     try:
         return _retrying(read)
@@ -307,7 +385,7 @@ def _read(url: str) -> bytes | None:
 
 def _fetch_tokenizer(url: str, target: Path, sha256: str) -> list[str]:
     """Copy `tokenizer.json` from beside the manifest when it is published there; it must hash as the manifest says."""
-    data = _read(url)
+    data = _read(url, MAX_TOKENIZER_BYTES)
     if data is None:
         return []
     digest = hashlib.sha256(data).hexdigest()
