@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import multiprocessing
 import random
 import resource
@@ -112,7 +113,8 @@ def _sentence(rng: random.Random) -> str:
 
 
 def write_synthetic_pubmed(raw_dir: Path, documents: int, files: int = 4, seed: int = 0) -> int:
-    """PubMed-style .xml.gz files of `documents` articles (2% exact and 2% near duplicates); returns bytes written."""
+    """PubMed-style .xml.gz files of `documents` articles (2% exact and 2% near duplicates), each with NCBI's `.md5`
+    beside it; returns bytes written."""
     rng = random.Random(seed)
     raw_dir.mkdir(parents=True, exist_ok=True)
     abstracts: list[tuple[str, str, str]] = []
@@ -137,19 +139,24 @@ def write_synthetic_pubmed(raw_dir: Path, documents: int, files: int = 4, seed: 
                 article = ARTICLE.format(pmid=30_000_000 + index, title=title, background=background, results=results)
                 out.write(article.encode())
             out.write(b"</PubmedArticleSet>\n")
+        md5 = hashlib.md5(path.read_bytes()).hexdigest()
+        path.with_name(path.name + ".md5").write_text(f"MD5({path.name})= {md5}\n")
         written += path.stat().st_size
     return written
 
 
 def synthetic_recipe(output: Path) -> Recipe:
+    """PubMed only, fetched from a loopback mirror of NCBI's baseline folder (see `synthetic_site`)."""
     return parse_recipe(
         {
             "name": "bench-synthetic",
             "output": str(output),
+            "mirror": True,
+            "http": {"delay_seconds": 0},
             "curated_shards": 1,
             "write_rejects": False,
             "sources": {
-                "pubmed": {"filters": {"min_words": 40}},
+                "pubmed": {"filters": {"min_words": 40}, "update_url": None},
                 "pmc": {"enabled": False},
                 "guidelines": {"enabled": False},
                 "replay": {"enabled": False},
@@ -184,10 +191,10 @@ def measure(stage: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
     return outcome
 
 
-def fetch_stage(recipe: Recipe) -> int:
+def fetch_stage(recipe: Recipe, site: Path | None = None) -> int:
     from gap_replay.pipelines.fetch import run_fetch
 
-    run_fetch(recipe)
+    run_fetch(recipe, mirror_site=site)
     return sum(path.stat().st_size for path in (recipe.output_dir / "raw").rglob("*") if path.is_file())
 
 
@@ -202,9 +209,11 @@ def uncompressed_size(path: Path) -> int:
 
 def curate_stage(recipe: Recipe, beam_args: list[str]) -> tuple[int, int]:
     """(documents parsed, uncompressed raw bytes read)."""
+    from gap_replay import stages
     from gap_replay.pipelines.curate import raw_inputs, run_curate
 
-    raw_bytes = sum(uncompressed_size(Path(path)) for _, path in raw_inputs(recipe))
+    fetched, _ = stages.require(recipe.output_dir, "fetch", needed_by="the curate benchmark")
+    raw_bytes = sum(uncompressed_size(Path(path)) for _, path in raw_inputs(recipe, fetched))
     stats = run_curate(recipe, "bench", beam_args)
     return sum(entry.get("parsed", 0) for entry in stats["sources"].values()), raw_bytes
 
@@ -255,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows += bench_corpus("sample", sample, args.repeat, beam_args)
         synthetic = synthetic_recipe(Path(tmp) / "synthetic")
-        write_synthetic_pubmed(synthetic.output_dir / "raw" / "pubmed" / "baseline", args.documents)
+        site = Path(tmp) / "site"
+        write_synthetic_pubmed(site / "ftp.ncbi.nlm.nih.gov" / "pubmed" / "baseline", args.documents)
+        fetch_stage(synthetic, site)
         rows += bench_corpus(f"synthetic {args.documents // 1000}k", synthetic, args.repeat, beam_args)
     print("\n".join(rows))
     return 0

@@ -83,7 +83,7 @@ def adopt(folder: str | os.PathLike[str], force: bool = False) -> None:
     if folder.is_dir() and any(folder.iterdir()) and not force:
         raise StageError(
             f"{folder}: the folder is not empty and was not made by gap-replay (no {STATE_DIR}/{MARKER}); "
-            "choose another output folder, or pass --force to use it (gap-replay then deletes only files it wrote)"
+            "choose another folder, or pass --force to use it (gap-replay then deletes only files it wrote)"
         )
     write_atomic(state_dir(folder) / MARKER, json.dumps({"format": OUTPUT_FORMAT}, indent=2) + "\n")
 

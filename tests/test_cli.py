@@ -97,3 +97,20 @@ def test_parse_reads_real_nlm_files(tmp_path, source, name, first_id):
     docs = list(read_jsonl(out))
     assert docs and docs[0].id.startswith(first_id)
     assert all(doc.source == source and doc.text.strip() for doc in docs)
+
+
+def test_an_error_without_a_message_still_says_what_it_was(monkeypatch, tmp_path, capsys):
+    def failing(*args, **kwargs):
+        raise RuntimeError()
+
+    monkeypatch.setattr("gap_replay.pipelines.curate.run_curate", failing)
+    assert main(["curate", "--output", str(tmp_path)]) == 1
+    error = capsys.readouterr().err
+    assert error == "gap-replay curate: error: RuntimeError (no message; run with -v for the traceback)\n"
+
+
+def test_an_unfinished_upstream_stage_exits_2_naming_the_stage_to_run(tmp_path, capsys):
+    assert main(["build", "--output", str(tmp_path / "out")]) == 2
+    assert "build needs a finished curate" in capsys.readouterr().err
+    assert main(["card", "--output", str(tmp_path / "out")]) == 2
+    assert "card needs a finished curate" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import pytest
 from scripted_server import client, drip, drop_midway, endless, ranged, redirect, reply, running, server
 
 from gap_replay import stages
+from gap_replay.cli import main
 from gap_replay.http import FetchLog, HttpError, RobotsDisallowed
 from gap_replay.pipelines.fetch import run_fetch
 from gap_replay.recipe import load_recipe
@@ -261,7 +262,7 @@ def test_an_error_page_served_for_each_kind_of_raw_file_is_a_failure_and_never_r
 # --- the command line ------------------------------------------------------------------------------------------
 
 
-def test_fetch_exits_1_after_fetching_all_it_could_and_a_rerun_fetches_only_what_failed(site, tmp_path):
+def test_fetch_exits_1_after_fetching_all_it_could_and_a_rerun_fetches_only_what_failed(site, tmp_path, capsys):
     package = site / PMC_XML / f"{PACKAGE}.tar.gz"
     good = package.read_bytes()
     package.write_bytes(ERROR_PAGE)
@@ -271,12 +272,15 @@ def test_fetch_exits_1_after_fetching_all_it_could_and_a_rerun_fetches_only_what
         output = tmp_path / "out"
         command = [sys.executable, "-m", "gap_replay.cli", "fetch", "--recipe", str(recipe), "--output", str(output)]
         first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        stopped = main(["corpus", "--recipe", str(recipe), "--output", str(output)])
         package.write_bytes(good)
         second = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert first.returncode == 1
     assert f"{PACKAGE}.tar.gz: expected tar.gz, got not gzip data" in first.stderr
     assert "gap-replay fetch: 1 failed (listed above); run it again to retry them" in first.stderr
     assert "fetch pubmed: 3 downloaded" in first.stdout and "fetch pmc: 3 downloaded" in first.stdout
+    assert stopped == 1 and not (output / "curated").exists(), "corpus stops after a fetch that failed"
+    assert "gap-replay corpus: stopped after fetch" in capsys.readouterr().err
     assert second.returncode == 0, second.stderr
     assert "fetch pmc: 1 downloaded, 3 already present" in second.stdout
     assert "fetch pubmed: 0 downloaded, 3 already present" in second.stdout

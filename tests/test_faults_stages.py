@@ -192,3 +192,15 @@ def test_an_output_folder_the_project_did_not_make_is_refused_and_with_force_its
     assert in_process(output, "corpus", "--force") == 0
     assert in_process(output, "build") == 0, "a rerun replaces the shards it wrote, and only those"
     assert {relative: (output / relative).read_bytes() for relative in theirs} == theirs
+
+
+def test_a_dataflow_dry_run_translates_the_job_and_leaves_the_corpus_as_it_was(copy, capsys):
+    pytest.importorskip("apache_beam.runners.dataflow.internal.apiclient", reason="needs the gcp extra (.[gcp])")
+    before = outputs(copy)
+    records = {path.name: path.read_bytes() for path in (copy / ".gap-replay").glob("*.json")}
+    dataflow = ["--runner=DataflowRunner", "--project=my-project", "--region=us-central1"]
+    dataflow += ["--temp_location=gs://my-bucket/tmp", "--dry_run=True"]
+    assert in_process(copy, "curate", *dataflow) == 0
+    assert "curate: dry run: the pipeline was translated, not run; nothing was written" in capsys.readouterr().out
+    assert outputs(copy) == before
+    assert {path.name: path.read_bytes() for path in (copy / ".gap-replay").glob("*.json")} == records
