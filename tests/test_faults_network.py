@@ -284,3 +284,11 @@ def test_fetch_exits_1_after_fetching_all_it_could_and_a_rerun_fetches_only_what
     assert second.returncode == 0, second.stderr
     assert "fetch pmc: 1 downloaded, 3 already present" in second.stdout
     assert "fetch pubmed: 0 downloaded, 3 already present" in second.stdout
+
+
+def test_a_download_is_never_written_outside_its_sources_raw_folder(server, client, tmp_path):
+    url = server.route("/x.xml.gz", reply(200, V1))
+    log = FetchLog(tmp_path / "raw" / "pubmed" / "fetch_log.jsonl")
+    with pytest.raises(HttpError, match=r"refusing to write .*: outside"):
+        client().download(url, tmp_path / "raw" / "pubmed" / ".." / "elsewhere.xml.gz", log)
+    assert not server.hits("/x.xml.gz") and not (tmp_path / "raw" / "elsewhere.xml.gz").exists()

@@ -19,10 +19,6 @@ def curated_prefix(output: str, source: str) -> str:
     return FileSystems.join(output, "curated", source, "part")
 
 
-def curated_pattern(output: str, source: str = "*") -> str:
-    return FileSystems.join(output, "curated", source, "part-*.parquet")
-
-
 class WriteCurated(beam.PTransform):
     """Documents -> `<output>/curated/<source>/part-SSSSS-of-NNNNN.parquet`; 0 shards = the runner decides."""
 
