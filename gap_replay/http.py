@@ -14,7 +14,8 @@ Integrity: a download resumes its `.part` only when the server proves the file u
 or Last-Modified seen when the part began, and the same validators on the 206); otherwise it starts over. What
 arrives must be what the file name promises (`sniff`: declared type and magic bytes), so a 200 error page is never
 kept. A file has a deadline (retries included) and a minimum transfer rate over a window, so a host that drips
-bytes cannot stall the crawl. Pages and listings are read whole but bounded in size and time.
+bytes cannot stall the crawl; a host that fails `max_host_failures` requests in a row (no answer, 5xx, 429, too
+slow) is given up for the rest of the run. Pages and listings are read whole but bounded in size and time.
 
 With `mirror` set, only the transport changes: `https://host/path` is requested as `<mirror>/host/path`, while
 robots, pacing, logs and errors all speak of the original URL.
@@ -209,6 +210,11 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+def _transient(status: int) -> bool:
+    """Statuses worth another try: too many requests, and server errors."""
+    return status == 429 or status >= 500
+
+
 def _utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -262,6 +268,7 @@ class _Host:
     last_start: float | None = None
     robots: Protego | None = None
     robots_note: str = "disallowed by robots.txt"
+    failures: int = 0  # consecutive requests that found the host down, slow or failing (5xx, 429, no answer)
 
 
 @dataclass(frozen=True)
@@ -394,6 +401,7 @@ class PoliteClient:
         rate_window: float = 60.0,
         max_page_bytes: int = 64 << 20,
         page_deadline: float = 300.0,
+        max_host_failures: int = 10,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -408,6 +416,7 @@ class PoliteClient:
         self.rate_window = rate_window
         self.max_page_bytes = max_page_bytes
         self.page_deadline = page_deadline
+        self.max_host_failures = max_host_failures
         self._clock = clock
         self._sleep = sleep
         self._session = requests.Session()
@@ -432,6 +441,7 @@ class PoliteClient:
             rate_window=config.rate_window_seconds,
             max_page_bytes=config.max_page_bytes,
             page_deadline=config.page_deadline_seconds,
+            max_host_failures=config.max_host_failures,
         )
 
     def close(self) -> None:
@@ -452,7 +462,8 @@ class PoliteClient:
                 content = self._read_page(url, response, deadline)
                 return Page(response.url, response.status_code, response.headers, content)
 
-        return self._with_retries(url, attempt, deadline)
+        with self._host_health(url):
+            return self._with_retries(url, attempt, deadline)
 
     def get_text(self, url: str) -> str:
         """The body of `url` as text (declared charset, else UTF-8, else detected)."""
@@ -485,9 +496,10 @@ class PoliteClient:
         deadline = self._clock() + self.file_deadline
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            record = self._with_retries(
-                url, lambda: self._download_once(url, part, relative, md5, kind, deadline), deadline
-            )
+            with self._host_health(url):
+                record = self._with_retries(
+                    url, lambda: self._download_once(url, part, relative, md5, kind, deadline), deadline
+                )
             os.replace(part, dest)
             _discard_part(part)
         except HttpError as error:
@@ -499,6 +511,24 @@ class PoliteClient:
             return record, True
         log.append(FetchRecord(url, None, _utc_now(), failure.status, 0, None, None, None, False, failure.reason))
         raise failure
+
+    @contextlib.contextmanager
+    def _host_health(self, url: str) -> Iterator[None]:
+        """Count the host's consecutive failures to answer (no response, 5xx, 429, too slow); past
+        `max_host_failures` the host is given up for the rest of the run, so one dead or crawling host cannot hold
+        the fetch for hours. A host that answers (even 404) is healthy again."""
+        host = self._host(url)
+        if self.max_host_failures and host.failures >= self.max_host_failures:
+            raise HttpError(url, None, f"host given up after {host.failures} consecutive failures in this run")
+        try:
+            yield
+        except HttpError as error:
+            if not isinstance(error, RobotsDisallowed) and (error.status is None or _transient(error.status)):
+                host.failures += 1
+            else:
+                host.failures = 0
+            raise
+        host.failures = 0
 
     def _host(self, url: str) -> _Host:
         key = self._host_key(url)
@@ -622,7 +652,7 @@ class PoliteClient:
         reason = f"HTTP {status} {response.reason or ''}".rstrip()
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         response.close()
-        if status == 429 or status >= 500:
+        if _transient(status):
             raise _Retry(status, reason, retry_after)
         raise HttpError(url, status, reason)
 
@@ -641,7 +671,7 @@ class PoliteClient:
         except TooSlow as error:
             raise _Retry(None, str(error)) from None
         except PastDeadline as error:
-            raise HttpError(url, response.status_code, str(error)) from None
+            raise HttpError(url, None, str(error)) from None
 
     def _read_page(self, url: str, response: requests.Response, deadline: float) -> bytes:
         """A page's body, at most `max_page_bytes`, within the deadline and above the minimum rate."""

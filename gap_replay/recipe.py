@@ -48,6 +48,8 @@ class HttpConfig(Strict):
     # Pages and listings (read whole, unlike files) are bounded in size and time.
     max_page_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 64 << 20
     page_deadline_seconds: Annotated[float, Field(gt=0.0, le=86400.0)] = 300.0
+    # After this many consecutive requests that find a host down, failing or too slow, the run gives it up (0: never).
+    max_host_failures: Annotated[int, Field(ge=0, le=1000)] = 10
 
 
 class FilterConfig(Strict):

@@ -134,6 +134,23 @@ def test_a_host_that_drips_bytes_is_cut_below_the_minimum_rate_and_the_crawl_goe
     assert (tmp_path / "fast.xml.gz").read_bytes() == V2
 
 
+def test_a_host_that_keeps_failing_is_given_up_for_the_run_and_one_that_answers_is_not(server, client, tmp_path):
+    for name in "abcd":
+        server.route(f"/{name}.xml.gz", reply(503))
+    server.route("/missing.xml.gz", reply(404))
+    polite = client(retries=0, max_host_failures=2)
+    for name in "ab":
+        with pytest.raises(HttpError, match="HTTP 503"):
+            download(polite, f"{server.base}/{name}.xml.gz", tmp_path, f"{name}.xml.gz")
+    with pytest.raises(HttpError, match="host given up after 2 consecutive failures in this run"):
+        download(polite, f"{server.base}/c.xml.gz", tmp_path, "c.xml.gz")
+    assert not server.hits("/c.xml.gz")
+    patient = client(retries=0, max_host_failures=2)
+    for name in ("a", "missing", "b", "c"):  # a 404 is an answer: the count starts again
+        with pytest.raises(HttpError, match=r"HTTP (503|404)"):
+            download(patient, f"{server.base}/{name}.xml.gz", tmp_path, f"{name}.xml.gz")
+
+
 def test_a_file_has_a_deadline_even_while_bytes_keep_coming(server, client, tmp_path):
     url = server.route("/long.xml.gz", drip(V1, every=0.01, size=64))
     with pytest.raises(HttpError, match="not finished by its deadline"):

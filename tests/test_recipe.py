@@ -97,6 +97,7 @@ BOUNDS = [
     ("http.delay_seconds", 3600.0, 3600.5),
     ("http.timeout_seconds", 3600.0, 3600.5),
     ("http.max_page_bytes", 1 << 30, (1 << 30) + 1),
+    ("http.max_host_failures", 1000, 1001),
     ("sources.guidelines.clean.max_blank_lines", 100, 101),
     ("sources.pubmed.filters.min_words", 1_000_000, 1_000_001),
 ]
