@@ -215,7 +215,7 @@ def _transient(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -474,13 +474,21 @@ class PoliteClient:
         return self.get(url).content
 
     def download(
-        self, url: str, dest: Path, log: FetchLog, md5: str | None = None, kind: str | None = None
+        self,
+        url: str,
+        dest: Path,
+        log: FetchLog,
+        md5: str | None = None,
+        kind: str | None = None,
+        revalidate: bool = False,
     ) -> tuple[FetchRecord, bool]:
         """Fetch `url` into `dest` unless the log shows the file already there intact; returns (record, downloaded).
 
         Streams into `dest.part` (resumed only when the server proves the file unchanged), checks that the bytes
         are of the `kind` the name promises (or `kind`) and match `md5` when given, and only then renames into
         place; every outcome is appended to `log`, and failures raise HttpError. `dest` must lie in the log's folder.
+        With `revalidate`, a file already in place is asked for again conditionally (If-None-Match or
+        If-Modified-Since with what it was fetched with): a 304 keeps it, a 200 replaces it (pages that change).
         """
         dest = Path(dest)
         kind = kind or kind_of(dest.name)
@@ -490,16 +498,25 @@ class PoliteClient:
         relative = Path(os.path.relpath(dest, folder)).as_posix()
         previous = log.latest(url)
         fresh = previous is not None and previous.ok and previous.path == relative and dest.is_file()
+        conditional: dict[str, str] = {}
         if fresh and previous.sha256 == _file_sha256(dest) and content_problem(kind, _file_head(dest)) is None:
-            return previous, False
+            if revalidate and previous.etag:
+                conditional = {"If-None-Match": previous.etag}
+            elif revalidate and previous.last_modified:
+                conditional = {"If-Modified-Since": previous.last_modified}
+            else:
+                return previous, False
         part = dest.with_name(dest.name + ".part")
         deadline = self._clock() + self.file_deadline
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             with self._host_health(url):
                 record = self._with_retries(
-                    url, lambda: self._download_once(url, part, relative, md5, kind, deadline), deadline
+                    url, lambda: self._download_once(url, part, relative, md5, kind, deadline, conditional), deadline
                 )
+            if record is None:  # 304: the copy in place is current
+                assert previous is not None
+                return previous, False
             os.replace(part, dest)
             _discard_part(part)
         except HttpError as error:
@@ -509,7 +526,7 @@ class PoliteClient:
         else:
             log.append(record)
             return record, True
-        log.append(FetchRecord(url, None, _utc_now(), failure.status, 0, None, None, None, False, failure.reason))
+        log.append(FetchRecord(url, None, utc_now(), failure.status, 0, None, None, None, False, failure.reason))
         raise failure
 
     @contextlib.contextmanager
@@ -686,9 +703,17 @@ class PoliteClient:
         return bytes(body)
 
     def _download_once(
-        self, url: str, part: Path, relative: str, md5: str | None, kind: str | None, deadline: float
-    ) -> FetchRecord:
-        """One attempt at streaming `url` into `part`, resuming it when its validators allow; complete on return."""
+        self,
+        url: str,
+        part: Path,
+        relative: str,
+        md5: str | None,
+        kind: str | None,
+        deadline: float,
+        conditional: dict[str, str],
+    ) -> FetchRecord | None:
+        """One attempt at streaming `url` into `part`, resuming it when its validators allow; complete on return.
+        None when a conditional request found the copy in place current (304)."""
         validators = _read_validators(part) if part.exists() else None
         if validators is None or validators.url != url or validators.if_range is None:
             _discard_part(part)  # a part nobody can prove is of the current file is worth nothing
@@ -697,8 +722,12 @@ class PoliteClient:
         headers = {"Accept-Encoding": "identity"}
         if validators is not None and offset:
             headers |= {"Range": f"bytes={offset}-", "If-Range": validators.if_range}
+        else:
+            headers |= conditional
         try:
             with self._exchange(url, headers) as response:
+                if response.status_code == 304 and conditional:
+                    return None
                 return self._receive(url, response, part, relative, md5, kind, deadline, validators if offset else None)
         except HttpError as error:
             if error.status != 416 or not offset:
@@ -764,7 +793,7 @@ class PoliteClient:
         return FetchRecord(
             url=url,
             path=relative,
-            time=_utc_now(),
+            time=utc_now(),
             status=status,
             bytes=size,
             sha256=sha256.hexdigest(),

@@ -28,7 +28,7 @@ SUFFIXES = (
     (".nxml", "xml"),
     (".pdf", "pdf"),
     (".jsonl", "jsonl"),
-    (".json", "jsonl"),
+    (".json", "json"),
     (".parquet", "parquet"),
     (".csv", "text"),
     (".txt", "text"),
@@ -109,6 +109,10 @@ def _check_jsonl(head: bytes) -> str | None:
     return None if _text_start(head).startswith(b"{") else "not JSON lines"
 
 
+def _check_json(head: bytes) -> str | None:
+    return None if _text_start(head).startswith((b"{", b"[")) else "not JSON"
+
+
 def _check_parquet(head: bytes) -> str | None:
     return None if head.startswith(b"PAR1") else "not a Parquet file"
 
@@ -132,6 +136,7 @@ CHECKS: dict[str, Callable[[bytes], str | None]] = {
     "xml": _check_xml,
     "pdf": _check_pdf,
     "jsonl": _check_jsonl,
+    "json": _check_json,
     "parquet": _check_parquet,
     "text": _check_text,
     "page": _check_page,

@@ -64,12 +64,14 @@ class FetchSummary:
         log: FetchLog,
         md5: str | None = None,
         kind: str | None = None,
+        revalidate: bool = False,
     ) -> bool:
         """Download one file and count it: downloaded, already present, disallowed, or failed with the URL and why.
 
-        `kind` is what the file must be (`sniff`); by default what its name promises."""
+        `kind` is what the file must be (`sniff`); by default what its name promises. `revalidate`: see
+        `PoliteClient.download`."""
         try:
-            record, downloaded_now = client.download(url, dest, log, md5=md5, kind=kind)
+            record, downloaded_now = client.download(url, dest, log, md5=md5, kind=kind, revalidate=revalidate)
         except RobotsDisallowed as error:
             logger.info("%s: not fetched, %s", url, error.reason)
             self.disallowed += 1

@@ -1,31 +1,39 @@
-"""What every guideline organisation's site module shares: sitemap discovery, polite download, parse to Documents.
+"""What every guideline organisation's site module shares: discovery (sitemaps, index pages), polite download,
+API responses kept together as bundles, and parsing to Documents.
 
-An organisation module holds only its site knowledge (start URL, include/exclude patterns, licence) and calls
-these. Downloads are named after the URL's last segment, `.pdf` for PDF URLs and `.html` otherwise; the parser
-also sniffs `%PDF`, so a PDF served from an extension-less URL is still read as one.
+An organisation module holds only its site knowledge (entry points, URL patterns, licence, keep/stop rules) as
+data at its top and calls these. Downloads are named after the URL's last segment, `.pdf` for PDF URLs and `.html`
+otherwise; the parser also sniffs `%PDF`, so a PDF served from an extension-less URL is still read as one. Pages are
+revalidated on a re-crawl (If-None-Match / If-Modified-Since), so an updated guideline replaces the old copy.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
-from urllib.parse import unquote, urljoin, urlsplit
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+import lxml.html
 from lxml import etree
 from protego import Protego
 from tqdm import tqdm
 
 from gap_replay.documents import Document
-from gap_replay.http import HttpError, PoliteClient
+from gap_replay.files import write_atomic
+from gap_replay.http import FetchLog, FetchRecord, HttpError, Page, PoliteClient, RobotsDisallowed, utc_now
 from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 from gap_replay.sources.guidelines.extract import html_to_markdown, pdf_to_markdown
 
 NAME = "guidelines"
 MAX_SITEMAPS = 1000
+BUNDLE_FORMAT = "gap-replay-bundle/1"
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -107,6 +115,90 @@ def file_names(urls: Sequence[str]) -> dict[str, str]:
     return names
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Index pages to walk: where to start, which links are documents to collect, which are more index pages to
+    visit (letters, topics, pagination), and which links to ignore; all patterns are regexes searched in the URL."""
+
+    start: tuple[str, ...]
+    documents: tuple[str, ...]
+    follow: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_pages: int = 1000
+
+
+def page_links(html: bytes, base: str) -> list[str]:
+    """Every `<a href>` of a page made absolute against `base` (or the page's `<base href>`), without fragments,
+    in page order and without repeats."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return []
+    declared = tree.xpath("//base/@href")
+    base = urljoin(base, declared[0].strip()) if declared else base
+    links: dict[str, None] = {}
+    for href in tree.xpath("//a/@href"):
+        href = href.strip()
+        if not href or href.startswith(("mailto:", "javascript:", "tel:")):
+            continue
+        links[urldefrag(urljoin(base, href))[0]] = None
+    return list(links)
+
+
+def listing_urls(client: PoliteClient, listing: Listing, summary: FetchSummary) -> list[str]:
+    """The document URLs an organisation's index pages link to, walking follow-links breadth first; a listing page
+    that fails is counted in `summary`, and a walk that finds no document is a failure."""
+    queue = list(listing.start)
+    seen: set[str] = set()
+    documents: set[str] = set()
+    while queue and len(seen) < listing.max_pages:
+        url = queue.pop(0)
+        if url in seen:
+            continue
+        seen.add(url)
+        try:
+            page = client.get(url)
+        except RobotsDisallowed:
+            summary.disallowed += 1
+            continue
+        except HttpError as error:
+            summary.fail(url, f"index page failed: {error.reason}")
+            continue
+        for link in page_links(page.content, page.url):
+            if any(re.search(pattern, link) for pattern in listing.exclude):
+                continue
+            if any(re.search(pattern, link) for pattern in listing.documents):
+                documents.add(link)
+            elif link not in seen and any(re.search(pattern, link) for pattern in listing.follow):
+                queue.append(link)
+    if not documents:
+        summary.fail(", ".join(listing.start), "the index pages link to no document to collect")
+    return sorted(documents)
+
+
+def download_documents(
+    key: str,
+    urls: Sequence[str],
+    limit: int | None,
+    raw_dir: Path,
+    client: PoliteClient,
+    summary: FetchSummary,
+    names: dict[str, str] | None = None,
+) -> FetchSummary:
+    """Download documents into `raw_dir` (named by `file_names` unless `names` are given), revalidating those
+    already there, until `limit` are in place; each fetch is logged to `raw_dir/fetch_log.jsonl`, and a failed
+    document is counted while the crawl goes on to the next."""
+    log = fetch_log(raw_dir)
+    names = names or file_names(urls)
+    with tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None) as progress:
+        for url in urls:
+            if limit is not None and summary.downloaded + summary.skipped >= limit:
+                break
+            if summary.download(client, url, raw_dir / names[url], log, revalidate=True):
+                progress.update()
+    return summary
+
+
 def crawl(
     key: str,
     start_urls: Sequence[str],
@@ -116,31 +208,144 @@ def crawl(
     raw_dir: Path,
     client: PoliteClient,
 ) -> FetchSummary:
-    """Discover an organisation's documents from its sitemaps and download them into `raw_dir`, logging each fetch
-    to `raw_dir/fetch_log.jsonl`. A failed document is counted and the crawl goes on to the next URL, until `limit`
-    documents are in place."""
+    """Discover an organisation's documents from its sitemaps and download them into `raw_dir`."""
     summary = FetchSummary(f"{NAME}/{key}")
     urls = select(sitemap_urls(client, start_urls, summary), include, exclude, None)
     if not urls:
         summary.fail(", ".join(start_urls), f"the sitemaps list no {key} page to collect")
         return summary
-    log = fetch_log(raw_dir)
-    names = file_names(urls)
-    with tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None) as progress:
-        for url in urls:
-            if limit is not None and summary.downloaded + summary.skipped >= limit:
-                break
-            if summary.download(client, url, raw_dir / names[url], log):
-                progress.update()
-    return summary
+    return download_documents(key, urls, limit, raw_dir, client, summary)
+
+
+def crawl_listing(key: str, listing: Listing, limit: int | None, raw_dir: Path, client: PoliteClient) -> FetchSummary:
+    """Discover an organisation's documents from its index pages and download them into `raw_dir`."""
+    summary = FetchSummary(f"{NAME}/{key}")
+    urls = listing_urls(client, listing, summary)
+    return download_documents(key, urls, limit, raw_dir, client, summary) if urls else summary
+
+
+# --- API responses kept together ---------------------------------------------------------------------------------
+
+
+def get_json(client: PoliteClient, url: str) -> Any:
+    """A JSON API response, parsed; HttpError when the body is not JSON (an error page served with status 200)."""
+    page = client.get(url)
+    try:
+        return json.loads(page.content)
+    except ValueError as error:
+        raise HttpError(url, page.status, f"not JSON ({error})") from None
+
+
+def bundle_current(log: FetchLog, url: str, dest: Path) -> bool:
+    """Whether the bundle for `url` is in place as the log last recorded it."""
+    previous = log.latest(url)
+    relative = Path(os.path.relpath(dest, log.path.parent)).as_posix()
+    if previous is None or not previous.ok or previous.path != relative or not dest.is_file():
+        return False
+    return previous.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
+
+
+def save_bundle(url: str, pages: Sequence[Page], dest: Path, log: FetchLog) -> FetchRecord:
+    """Keep the API responses that make one document together as one raw file (their bodies verbatim, as text),
+    written atomically and logged under `url`, the response that names the document."""
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "url": url,
+        "responses": [
+            {
+                "url": page.url,
+                "content_type": page.headers.get("Content-Type"),
+                "etag": page.headers.get("ETag"),
+                "last_modified": page.headers.get("Last-Modified"),
+                "body": page.content.decode("utf-8", errors="replace"),
+            }
+            for page in pages
+        ],
+    }
+    data = (json.dumps(bundle, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    write_atomic(dest, data)
+    first = pages[0].headers if pages else {}
+    record = FetchRecord(
+        url=url,
+        path=Path(os.path.relpath(dest, log.path.parent)).as_posix(),
+        time=utc_now(),
+        status=200,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        etag=first.get("ETag"),
+        last_modified=first.get("Last-Modified"),
+        ok=True,
+    )
+    log.append(record)
+    return record
+
+
+def read_bundle(data: bytes, name: str) -> list[dict[str, Any]]:
+    """The responses of a bundle (url, content_type, body, ...); ParseError naming the file when it is not one."""
+    try:
+        bundle = json.loads(data)
+    except ValueError as error:
+        raise ParseError(f"{name}: not a bundle of API responses ({error})") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise ParseError(f"{name}: not a bundle of API responses (format {BUNDLE_FORMAT} expected)")
+    return bundle["responses"]
+
+
+def response_json(response: dict[str, Any], name: str) -> Any:
+    """The parsed body of one bundled response; ParseError naming the file and URL when it is not JSON."""
+    try:
+        return json.loads(response["body"])
+    except ValueError as error:
+        raise ParseError(f"{name}: {response.get('url')}: not JSON ({error})") from None
+
+
+# --- documents ---------------------------------------------------------------------------------------------------
+
+
+def make_document(
+    key: str,
+    slug: str,
+    text: str,
+    *,
+    license: str,
+    redistributable: bool,
+    title: str | None = None,
+    url: str | None = None,
+    date: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Document:
+    """A guideline Document of organisation `key`: id `guidelines/<key>:<slug>`, the licence and whether it may be
+    redistributed on every one."""
+    return Document(
+        id=f"{NAME}/{key}:{slug}",
+        source=NAME,
+        subsource=key,
+        text=text,
+        title=title,
+        url=url,
+        license=license,
+        date=date,
+        lang=None,
+        meta={"organisation": key, "redistributable": redistributable, **(meta or {})},
+    )
+
+
+def slug_of(name: str) -> str:
+    """A raw file's name without folders and extension: `raw/guidelines/rch/fever.html` -> `fever`."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def documents_of(items: Iterable[Document]) -> Iterator[Document]:
+    """The documents that have text."""
+    return (item for item in items if item.text.strip())
 
 
 def parse_file(stream: BinaryIO, name: str, key: str, license: str, redistributable: bool) -> Iterator[Document]:
     """The Document of one raw page or PDF of organisation `key`; nothing when it has no text."""
     data = stream.read()
     base = PurePosixPath(name.replace("\\", "/")).name
-    slug = base.rsplit(".", 1)[0] if "." in base else base
-    meta: dict[str, object] = {"organisation": key, "redistributable": redistributable, "file": base}
+    meta: dict[str, object] = {"file": base}
     if base.lower().endswith(".pdf") or data[:1024].lstrip().startswith(b"%PDF"):
         try:
             pdf = pdf_to_markdown(data)
@@ -154,15 +359,14 @@ def parse_file(stream: BinaryIO, name: str, key: str, license: str, redistributa
         meta.update(format="html")
     if not text.strip():
         return
-    yield Document(
-        id=f"{NAME}/{key}:{slug}",
-        source=NAME,
-        subsource=key,
-        text=text,
+    yield make_document(
+        key,
+        slug_of(name),
+        text,
+        license=license,
+        redistributable=redistributable,
         title=title,
         url=url,
-        license=license,
         date=date,
-        lang=None,
         meta=meta,
     )

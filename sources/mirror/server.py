@@ -1,9 +1,10 @@
 """A loopback static server for the mirror site tree (`<site>/<host>/<path>`), behaving like the real hosts' servers.
 
 It answers GET and HEAD with the headers crawlers look at (Content-Type, Content-Length, ETag, Last-Modified),
-resumes with `Range` (ignored, as RFC 9110 says, when an `If-Range` validator no longer matches), and lists
-folders without an `index.html` the way Apache's autoindex (NCBI's FTP-over-HTTPS pages) does, so listing parsers
-meet the same HTML they meet online. Query strings are ignored.
+answers conditional requests (If-None-Match, If-Modified-Since) with 304, resumes with `Range` (ignored, as RFC 9110
+says, when an `If-Range` validator no longer matches), and lists folders without an `index.html` the way Apache's
+autoindex (NCBI's FTP-over-HTTPS pages) does, so listing parsers meet the same HTML they meet online. Query strings
+are ignored.
 """
 
 from __future__ import annotations
@@ -164,6 +165,9 @@ class MirrorHandler(BaseHTTPRequestHandler):
             "Last-Modified": email.utils.formatdate(stat.st_mtime, usegmt=True),
             "Accept-Ranges": "bytes",
         }
+        if self._not_modified(headers["ETag"], stat.st_mtime):
+            self._reply(HTTPStatus.NOT_MODIFIED, b"", content_type(path), False, headers)
+            return
         condition = self.headers.get("If-Range")
         ranged = condition is None or condition in (headers["ETag"], headers["Last-Modified"])
         try:
@@ -189,6 +193,21 @@ class MirrorHandler(BaseHTTPRequestHandler):
                     break
                 self.wfile.write(chunk)
                 remaining -= len(chunk)
+
+    def _not_modified(self, etag: str, mtime: float) -> bool:
+        """A conditional GET the file still satisfies: If-None-Match names its ETag, or (without If-None-Match)
+        If-Modified-Since is not older than it, as RFC 9110 orders them."""
+        tags = self.headers.get("If-None-Match")
+        if tags is not None:
+            return etag in (tag.strip() for tag in tags.split(",")) or tags.strip() == "*"
+        since = self.headers.get("If-Modified-Since")
+        if since is None:
+            return False
+        try:
+            when = email.utils.parsedate_to_datetime(since).timestamp()
+        except (TypeError, ValueError):
+            return False
+        return int(mtime) <= when
 
     def _reply(
         self, status: HTTPStatus, body: bytes, kind: str, send_body: bool, headers: dict[str, str] | None = None
