@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from gap_replay.http import FetchLog, PoliteClient
+from gap_replay.sources.mirror.kit import query_file, write
 from gap_replay.sources.mirror.server import byte_range, content_type, serve
 
 NOTE = b"Adults with uncomplicated malaria should receive artemisinin-based combination therapy for three days.\n"
@@ -190,3 +191,27 @@ def test_polite_client_resumes_a_partial_download_from_the_mirror(base, tmp_path
         )
     assert downloaded and record.status == 206
     assert dest.read_bytes() == NOTE
+
+
+def test_a_query_is_answered_from_its_stored_response_whatever_the_parameter_order(site, base):
+    api = site / "wiki.example.org" / "w" / "api.php"
+    write(query_file(api, {"action": "query", "list": "allpages", "format": "json"}), b'{"query": {"allpages": []}}')
+    write(query_file(api, {"action": "query", "list": "allpages", "format": "json", "apcontinue": "B"}), b"[2]")
+    first = requests.get(f"{base}/wiki.example.org/w/api.php?list=allpages&format=json&action=query", timeout=5)
+    second = requests.get(f"{base}/wiki.example.org/w/api.php?apcontinue=B&action=query&list=allpages&format=json")
+    assert (first.status_code, first.content) == (200, b'{"query": {"allpages": []}}')
+    assert first.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert second.content == b"[2]"
+    assert requests.get(f"{base}/wiki.example.org/w/api.php?action=parse", timeout=5).status_code == 404
+    assert requests.get(f"{base}/example.org/x.txt?utm_source=feed", timeout=5).content == NOTE, "else ignored"
+
+
+def test_conditional_requests_are_answered_with_304_while_the_file_is_unchanged(site, base):
+    first = requests.get(f"{base}/example.org/x.txt", timeout=5)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert requests.get(f"{base}/example.org/x.txt", headers={"If-None-Match": etag}, timeout=5).status_code == 304
+    assert requests.get(f"{base}/example.org/x.txt", headers={"If-Modified-Since": modified}).status_code == 304
+    assert requests.get(f"{base}/example.org/x.txt", headers={"If-None-Match": '"other"'}).status_code == 200
+    (site / "example.org" / "x.txt").write_bytes(NOTE + b"Revised.\n")
+    changed = requests.get(f"{base}/example.org/x.txt", headers={"If-None-Match": etag}, timeout=5)
+    assert (changed.status_code, changed.content) == (200, NOTE + b"Revised.\n")

@@ -18,7 +18,7 @@ from gap_replay.sources.guidelines import who
 
 NAME = "guidelines"
 ORGANISATIONS: dict[str, ModuleType] = {who.KEY: who}
-RAW_PATTERNS = ("*/*.html", "*/*.pdf")
+RAW_PATTERNS = ("*/*.html", "*/*.pdf", "*/*.json")
 
 
 def fetch(config: GuidelinesConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:

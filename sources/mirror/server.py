@@ -3,8 +3,9 @@
 It answers GET and HEAD with the headers crawlers look at (Content-Type, Content-Length, ETag, Last-Modified),
 answers conditional requests (If-None-Match, If-Modified-Since) with 304, resumes with `Range` (ignored, as RFC 9110
 says, when an `If-Range` validator no longer matches), and lists folders without an `index.html` the way Apache's
-autoindex (NCBI's FTP-over-HTTPS pages) does, so listing parsers meet the same HTML they meet online. Query strings
-are ignored.
+autoindex (NCBI's FTP-over-HTTPS pages) does, so listing parsers meet the same HTML they meet online. A request
+with a query string is answered from the file named `<name>?<sorted query>` when the site has one (a stand-in API's
+stored responses), else the query is ignored.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from gap_replay.sources.mirror.kit import canonical_query
+
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
@@ -33,18 +36,25 @@ TYPES = {
     ".xml": "application/xml",
     ".csv": "text/csv",
     ".jsonl": "application/jsonl",
+    ".json": "application/json",
 }
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 def content_type(path: Path) -> str:
-    """The Content-Type for a file: known extensions, then mimetypes, then a sniff when there is no extension."""
+    """The Content-Type for a file: known extensions, then mimetypes, then a sniff when there is no extension or
+    the file is a stored API response (`<name>?<query>`)."""
     suffix = path.suffix.lower()
     if suffix in TYPES:
         return TYPES[suffix]
-    if not suffix:
+    if not suffix or "?" in path.name:
         with open(path, "rb") as handle:
-            return "text/html" if handle.read(512).lstrip().startswith(b"<") else "application/octet-stream"
+            head = handle.read(512).lstrip()
+        if head.startswith((b"{", b"[")):
+            return "application/json; charset=utf-8"
+        if head.startswith(b"<?xml"):
+            return "application/xml"
+        return "text/html" if head.startswith(b"<") else "application/octet-stream"
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
@@ -133,6 +143,10 @@ class MirrorHandler(BaseHTTPRequestHandler):
 
     def _serve(self, send_body: bool) -> None:
         path = self._local_path()
+        answer = self._query_answer(path)
+        if answer is not None:
+            self._send_file(answer, send_body)
+            return
         if path is None or not path.exists():
             self._reply(HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain", send_body)
             return
@@ -157,6 +171,15 @@ class MirrorHandler(BaseHTTPRequestHandler):
             return None
         path = self.server.root.joinpath(*segments)
         return path if path.resolve().is_relative_to(self.server.root) else None
+
+    def _query_answer(self, path: Path | None) -> Path | None:
+        """For a request with a query string, the stand-in API response stored as `<name>?<sorted query>` (see
+        `kit.query_file`); None when there is none (the query is then ignored, as by a static server)."""
+        query = urlsplit(self.path).query
+        if path is None or not query:
+            return None
+        answer = path.with_name(f"{path.name}?{canonical_query(query)}")
+        return answer if answer.is_file() and answer.resolve().is_relative_to(self.server.root) else None
 
     def _send_file(self, path: Path, send_body: bool) -> None:
         stat = path.stat()
