@@ -1,10 +1,13 @@
-"""`python -m gap_replay.bench_parse`: throughput and peak memory of the PubMed and PMC parsers on their own.
+"""`python -m gap_replay.bench_parse`: throughput and peak memory of the PubMed and PMC parsers, and of guideline
+page and PDF extraction, on their own.
 
 The PubMed input is one gzipped file shaped like an NLM baseline file (by default 30,000 records in about 170 MB
 of XML): the records of the real sample slice (`../shared/samples/pubmed/`) repeated with fresh PMIDs, some without
 their reference list, affiliations or history to reach that density, or synthetic records when the samples are not
-there. The PMC input is the real JATS samples repeated to about 200 articles. Each timed parse runs in a fresh
-process, so its peak RSS is its own; the median of `--repeat` runs is reported.
+there. The PMC input is the real JATS samples repeated to about 200 articles. Guideline extraction reads the real
+HTML pages and PDFs of `../shared/samples/guidelines/` (or, without them, the mirror's), repeated to about 100 pages
+and 300 PDF pages. Each timed parse runs in a fresh process, so its peak RSS is its own; the median of `--repeat`
+runs is reported.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 PUBMED_SAMPLE = Path("pubmed") / "pubmed21n1298_slice1023.xml.gz"
 PMC_SAMPLES = "pmc/*.nxml"
+GUIDELINE_PAGES = ("guidelines/html/*.html", "www.who.int/**/*.html")
+GUIDELINE_PDFS = ("guidelines/pdf/*.pdf", "www.who.int/**/*.pdf")
 FIRST_PMID = 40_000_000
 PROLOG = b'<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>\n'
 EPILOG = b"</PubmedArticleSet>\n"
@@ -179,16 +185,39 @@ def timed_parse(source: str, paths: list[Path]) -> tuple[float, float, int]:
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, items
 
 
-def measure(source: str, paths: list[Path]) -> tuple[float, float, int]:
-    """`timed_parse` in a fresh process, so the peak RSS is that parse's own; its errors are raised here."""
+def timed_extract(kind: str, paths: list[Path]) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, pages) of guideline extraction: `html` pages, or `pdf` files counted in pages."""
+    from gap_replay.sources.guidelines.extract import html_to_markdown, pdf_to_markdown
+
+    start = time.perf_counter()
+    pages = 0
+    for path in paths:
+        data = path.read_bytes()
+        pages += 1 if kind == "html" else pdf_to_markdown(data).pages
+        if kind == "html":
+            html_to_markdown(data)
+    seconds = time.perf_counter() - start
+    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, pages
+
+
+Timed = Callable[[str, list[Path]], tuple[float, float, int]]
+
+
+def measure(timed: Timed, kind: str, paths: list[Path]) -> tuple[float, float, int]:
+    """A timed run in a fresh process, so the peak RSS is that run's own; its errors are raised here."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(timed_parse, source, paths).result()
+        return pool.submit(timed, kind, paths).result()
 
 
-def median_run(repeat: int, source: str, paths: list[Path]) -> tuple[float, float]:
-    """(median seconds, highest peak RSS in MB) over `repeat` fresh-process runs."""
-    timed = [measure(source, paths) for _ in range(repeat)]
-    return statistics.median(run[0] for run in timed), max(run[1] for run in timed)
+def median_run(
+    repeat: int,
+    kind: str,
+    paths: list[Path],
+    timed: Callable[[str, list[Path]], tuple[float, float, int]] = timed_parse,
+) -> tuple[float, float, int]:
+    """(median seconds, highest peak RSS in MB, items of the first run) over `repeat` fresh-process runs."""
+    runs = [measure(timed, kind, paths) for _ in range(repeat)]
+    return statistics.median(run[0] for run in runs), max(run[1] for run in runs), runs[0][2]
 
 
 # --- report --------------------------------------------------------------------------------------------------------
@@ -204,7 +233,7 @@ def bench_pubmed(folder: Path, samples: Path, megabytes: float, count: int, repe
         origin = "synthetic records: no samples found"
     path = folder / "pubmed26n0001.xml.gz"
     xml_bytes = write_pubmed_file(path, records, tail, megabytes, count)
-    seconds, peak = median_run(repeat, "pubmed", [path])
+    seconds, peak, _ = median_run(repeat, "pubmed", [path])
     return (
         f"pubmed  {xml_bytes / 1e6:.0f} MB XML ({path.stat().st_size / 1e6:.0f} MB gzipped), {count:,} records "
         f"({origin})\n        median {seconds:.2f} s: {count / seconds:,.0f} records/s, "
@@ -216,13 +245,45 @@ def bench_pmc(samples: Path, articles: int, repeat: int) -> str:
     inputs = pmc_inputs(samples, articles)
     if not inputs:
         return f"pmc     skipped: no JATS samples under {samples}"
-    seconds, peak = median_run(repeat, "pmc", inputs)
+    seconds, peak, _ = median_run(repeat, "pmc", inputs)
     megabytes = sum(path.stat().st_size for path in inputs) / 1e6
     return (
         f"pmc     {len(inputs)} articles ({megabytes:.0f} MB JATS, the samples repeated)\n"
         f"        median {seconds:.2f} s: {len(inputs) / seconds:,.0f} articles/s, {megabytes / seconds:.1f} MB/s; "
         f"peak RSS {peak:.0f} MB"
     )
+
+
+def guideline_inputs(roots: list[Path], patterns: tuple[str, ...], wanted: int, pdf: bool) -> list[Path]:
+    """The first root's files matching a pattern (samples, else the mirror), repeated to `wanted` pages."""
+    for root in roots:
+        files = sorted(path for pattern in patterns for path in root.glob(pattern))
+        if files:
+            break
+    else:
+        return []
+    import pymupdf
+
+    sizes = [pymupdf.open(path).page_count if pdf else 1 for path in files]
+    chosen: list[Path] = []
+    while sum(sizes[files.index(path)] for path in chosen) < wanted:
+        chosen.append(files[len(chosen) % len(files)])
+    return chosen
+
+
+def bench_guidelines(samples: Path, mirror: Path, repeat: int) -> str:
+    lines = []
+    for kind, patterns, wanted in (("html", GUIDELINE_PAGES, 100), ("pdf", GUIDELINE_PDFS, 300)):
+        inputs = guideline_inputs([samples, mirror], patterns, wanted, kind == "pdf")
+        seconds, peak, pages = median_run(repeat, kind, inputs, timed_extract)
+        megabytes = sum(path.stat().st_size for path in inputs) / 1e6
+        origin = "samples" if inputs[0].is_relative_to(samples) else "mirror"
+        lines.append(
+            f"{'guideline pages' if kind == 'html' else 'guideline PDFs'} {len(inputs)} files, {pages} pages "
+            f"({megabytes:.0f} MB, the {origin} repeated)\n        median {seconds:.2f} s: "
+            f"{pages / seconds:,.0f} pages/s, {megabytes / seconds:.1f} MB/s; peak RSS {peak:.0f} MB"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,7 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gap-replay-bench-parse-") as tmp:
         print(bench_pubmed(Path(tmp), args.samples, args.megabytes, args.records, args.repeat), flush=True)
-    print(bench_pmc(args.samples, args.articles, args.repeat))
+        print(bench_pmc(args.samples, args.articles, args.repeat), flush=True)
+        from gap_replay.sources.mirror import materialize
+
+        mirror = materialize(Path(tmp) / "mirror")
+        print(bench_guidelines(args.samples, mirror, args.repeat))
     return 0
 
 

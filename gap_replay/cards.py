@@ -5,6 +5,7 @@ Byte-stable for the same inputs (no timestamps, sorted tables), so a card diff i
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterable
@@ -37,13 +38,18 @@ def _cell(value: Any) -> str:
 
 
 def curated_counts(paths: Iterable[Path]) -> dict[str, Counter]:
-    """Documents per (source, subsource) and per (source, licence) in the curated Parquet files."""
-    counts: dict[str, Counter] = {"subsource": Counter(), "license": Counter()}
+    """Documents per (source, subsource), per (source, licence), and per (organisation, licence, redistributable)
+    for guidelines, in the curated Parquet files."""
+    counts: dict[str, Counter] = {"subsource": Counter(), "license": Counter(), "organisation": Counter()}
     for path in sorted(paths):
-        table = pq.read_table(path, columns=["source", "subsource", "license"]).to_pydict()
-        for source, subsource, license in zip(table["source"], table["subsource"], table["license"], strict=True):
+        table = pq.read_table(path, columns=["source", "subsource", "license", "meta"]).to_pydict()
+        rows = zip(table["source"], table["subsource"], table["license"], table["meta"], strict=True)
+        for source, subsource, license, meta in rows:
             counts["subsource"][(source, subsource)] += 1
             counts["license"][(source, license or "unknown")] += 1
+            if source == "guidelines":
+                redistributable = json.loads(meta or "{}").get("redistributable") is True
+                counts["organisation"][(subsource, license or "unknown", "yes" if redistributable else "no")] += 1
     return counts
 
 
@@ -104,6 +110,14 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
         ["source", "licence", "documents"],
         ([s, lic, n] for (s, lic), n in sorted(counts["license"].items()) if s in sources),
     )
+    if "guidelines" in sources and counts["organisation"]:
+        yield "## Guideline organisations: licence and redistribution\n\n" + _table(
+            ["organisation", "licence", "redistributable", "documents"],
+            (
+                [org, lic, redistributable, n]
+                for (org, lic, redistributable), n in sorted(counts["organisation"].items())
+            ),
+        )
     errors = [error for error in stats["curate"].get("parse_errors", []) if error["source"] in sources]
     if errors:
         yield "## Files that could not be read\n\n" + _table(

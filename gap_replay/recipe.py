@@ -52,8 +52,17 @@ class HttpConfig(Strict):
     max_host_failures: Annotated[int, Field(ge=0, le=1000)] = 10
 
 
+# Named licence allow-lists. `biomistral`: the PMC Open Access licences BioMistral kept (CC0, CC BY, CC BY-SA,
+# CC BY-ND: reuse and redistribution allowed, commercial use included), as the ids the PMC parser writes.
+LICENSE_LISTS: dict[str, tuple[str, ...]] = {
+    "biomistral": ("CC0-*", "CC-BY-[0-9]*", "CC-BY-SA-*", "CC-BY-ND-*"),
+}
+
+
 class FilterConfig(Strict):
-    """Quality thresholds of one source (Gopher/C4-style rules, calibrated per source)."""
+    """Quality thresholds of one source (Gopher/C4-style rules, calibrated per source), and which licences it keeps:
+    `allowed_licenses` (glob patterns on the `license` field, or the name of a list in LICENSE_LISTS; None keeps
+    every licence) and `redistributable_only` (only documents their source marks as redistributable)."""
 
     min_words: Annotated[int, Field(ge=0, le=1_000_000)] = 50
     max_words: Annotated[int, Field(ge=1, le=100_000_000)] = 2_000_000
@@ -65,6 +74,21 @@ class FilterConfig(Strict):
     max_duplicate_line_ratio: Fraction = 0.3
     min_line_punctuation_ratio: Fraction = 0.12
     drop_retracted: bool = True
+    allowed_licenses: list[Annotated[str, Field(min_length=1, max_length=100)]] | str | None = None
+    redistributable_only: bool = False
+
+    @field_validator("allowed_licenses")
+    @classmethod
+    def _known_list(cls, value: list[str] | str | None) -> list[str] | str | None:
+        if isinstance(value, str) and value not in LICENSE_LISTS:
+            raise ValueError(f"unknown licence list {value!r}; known: {', '.join(sorted(LICENSE_LISTS))}")
+        return value
+
+    def license_patterns(self) -> tuple[str, ...] | None:
+        """The allowed licences as glob patterns (a named list expanded); None when every licence is kept."""
+        if isinstance(self.allowed_licenses, str):
+            return LICENSE_LISTS[self.allowed_licenses]
+        return None if self.allowed_licenses is None else tuple(self.allowed_licenses)
 
 
 class CleanConfig(Strict):

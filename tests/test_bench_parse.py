@@ -64,3 +64,15 @@ def test_file_from_the_sample_slice_reaches_the_asked_size_and_count_and_keeps_i
     assert 11_500_000 <= size <= 12_000_000
     assert len({d.id for d in documents}) == len(documents) > 1500
     assert sum(isinstance(item, Deletion) for item in items) == 20
+
+
+def test_guideline_inputs_repeat_the_files_until_the_pages_asked_for(tmp_path):
+    import pymupdf
+
+    for name, pages in (("a.pdf", 3), ("b.pdf", 2)):
+        document = pymupdf.open()
+        for _ in range(pages):
+            document.new_page()
+        document.save(tmp_path / name)
+    chosen = bench_parse.guideline_inputs([tmp_path / "absent", tmp_path], ("*.pdf",), 9, pdf=True)
+    assert [path.name for path in chosen] == ["a.pdf", "b.pdf", "a.pdf", "b.pdf"], "3 + 2 + 3 + 2 >= 9 pages"

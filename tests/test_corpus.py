@@ -133,6 +133,9 @@ def test_cards_are_written_and_byte_stable(corpus, tmp_path):
         assert card.read_bytes() == (again / card.name).read_bytes()
     corpus_card = (first / "corpus.md").read_text()
     assert "exact_duplicate" in corpus_card and "near_duplicate" in corpus_card
+    guidelines_card = (first / "guidelines.md").read_text()
+    assert "## Guideline organisations: licence and redistribution" in guidelines_card
+    assert "| who | CC-BY-NC-SA-3.0-IGO | yes |" in guidelines_card
     expected = {"corpus.md", "guidelines.md", "pubmed.md", "pmc.md", "replay.md"}
     assert {path.name for path in first.glob("*.md")} == expected
     assert {path.name for path in first.glob("*.png")} == {"corpus_tokens.png", "corpus_drops.png"}

@@ -273,3 +273,62 @@ def test_real_pmc_article_bodies_pass():
         body = etree.parse(str(path)).getroot().find(".//body")
         blocks = ["".join(element.itertext()) for element in body.iter("title", "p")]
         assert first_failure(doc(normalize_text("\n\n".join(blocks))), DEFAULT_RULES) is None, path.name
+
+
+# --- licences: what an open corpus keeps -------------------------------------------------------------------------
+
+
+def licensed(license: str | None, **meta) -> Document:
+    return Document(id="pmc:PMC1", source="pmc", subsource="pmc", text=ABSTRACT_60_WORDS, license=license, meta=meta)
+
+
+@pytest.mark.parametrize(
+    ("license", "kept"),
+    [
+        ("CC-BY-4.0", True),
+        ("CC-BY-3.0", True),
+        ("CC-BY-SA-4.0", True),
+        ("CC-BY-ND-4.0", True),
+        ("CC0-1.0", True),
+        ("CC-BY-NC-4.0", False),
+        ("CC-BY-NC-SA-3.0", False),
+        ("CC-BY-NC-ND-4.0", False),
+        ("public-domain", False),
+        ("NLM-PubMed-terms", False),
+        (None, False),
+    ],
+)
+def test_the_biomistral_list_keeps_the_licences_that_allow_commercial_redistribution(license, kept):
+    rules = build_rules(FilterConfig(allowed_licenses="biomistral"))
+    assert first_failure(licensed(license), rules) == (None if kept else "license_not_allowed")
+
+
+def test_an_explicit_licence_list_is_glob_patterns_and_an_empty_one_keeps_nothing():
+    assert first_failure(licensed("CC-BY-SA-3.0"), build_rules(FilterConfig(allowed_licenses=["CC-BY-SA-*"]))) is None
+    assert first_failure(licensed("CC-BY-3.0"), build_rules(FilterConfig(allowed_licenses=["CC-BY-SA-*"]))) == (
+        "license_not_allowed"
+    )
+    assert first_failure(licensed("CC0-1.0"), build_rules(FilterConfig(allowed_licenses=[]))) == "license_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("meta", "kept"), [({"redistributable": True}, True), ({"redistributable": False}, False), ({}, False)]
+)
+def test_redistributable_only_keeps_what_the_source_marks_redistributable(meta, kept):
+    rules = build_rules(FilterConfig(redistributable_only=True))
+    assert first_failure(licensed("CC-BY-NC-SA-3.0-IGO", **meta), rules) == (None if kept else "not_redistributable")
+
+
+def test_without_licence_settings_every_licence_is_kept():
+    assert first_failure(licensed(None), DEFAULT_RULES) is None
+
+
+def test_an_unknown_licence_list_is_refused_naming_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown licence list 'openish'; known: biomistral"):
+        FilterConfig(allowed_licenses="openish")
+
+
+def test_a_page_its_parser_recognised_as_an_error_page_is_dropped_with_its_own_reason():
+    error = Document(id="guidelines/x:a", source="guidelines", subsource="x", text=DOSING_TABLE)
+    assert first_failure(error.replace(meta={"error_page": "page not found"}), DEFAULT_RULES) == "error_page"
+    assert first_failure(error.replace(meta={"error_page": None}), DEFAULT_RULES) is None

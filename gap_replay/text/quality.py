@@ -10,6 +10,7 @@ and operators (`=`, `/`) are not words, so a dosing table or a formula is judged
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -80,6 +81,31 @@ class Retracted:
 
     def __call__(self, doc: Document) -> str | None:
         return "retracted" if doc.meta.get("retracted") is True else None
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """A page a site served instead of the document (not found, access denied, a soft 404 with status 200), as the
+    source's parser recognised it (`meta["error_page"]` holds what it saw)."""
+
+    def __call__(self, doc: Document) -> str | None:
+        return "error_page" if doc.meta.get("error_page") else None
+
+
+@dataclass(frozen=True)
+class License:
+    """A recipe that keeps only some licences (an open corpus) drops the others, and, when it asks for
+    redistributable documents only, those their source does not mark as redistributable."""
+
+    allowed: tuple[str, ...] | None
+    redistributable_only: bool
+
+    def __call__(self, doc: Document) -> str | None:
+        if self.redistributable_only and doc.meta.get("redistributable") is not True:
+            return "not_redistributable"
+        if self.allowed is not None and not any(fnmatch.fnmatchcase(doc.license or "", p) for p in self.allowed):
+            return "license_not_allowed"
+        return None
 
 
 @dataclass(frozen=True)
@@ -189,7 +215,9 @@ class LinePunctuation:
 
 def build_rules(config: FilterConfig) -> list[Rule]:
     """The rules a source's thresholds enable, cheapest and most decisive first; a ratio at its no-op bound is off."""
-    rules: list[Rule] = []
+    rules: list[Rule] = [ErrorPage()]
+    if config.redistributable_only or config.allowed_licenses is not None:
+        rules.append(License(config.license_patterns(), config.redistributable_only))
     if config.drop_retracted:
         rules.append(Retracted())
     rules.append(WordCount(config.min_words, config.max_words))
