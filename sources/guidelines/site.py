@@ -34,6 +34,7 @@ from gap_replay.sources.guidelines.extract import html_to_markdown, pdf_to_markd
 NAME = "guidelines"
 MAX_SITEMAPS = 1000
 BUNDLE_FORMAT = "gap-replay-bundle/1"
+PAGE_SUFFIXES = (".pdf", ".html", ".htm")  # a URL's own extension, replaced by the raw file's
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -105,8 +106,9 @@ def file_names(urls: Sequence[str]) -> dict[str, str]:
     used: set[str] = set()
     for url in urls:
         segment = PurePosixPath(unquote(urlsplit(url).path.rstrip("/"))).name or "index"
-        suffix = ".pdf" if segment.lower().endswith(".pdf") else ".html"
-        stem = UNSAFE.sub("-", segment[: -len(".pdf")] if suffix == ".pdf" else segment).strip("-.") or "index"
+        known = next((end for end in PAGE_SUFFIXES if segment.lower().endswith(end)), "")
+        suffix = ".pdf" if known == ".pdf" else ".html"
+        stem = UNSAFE.sub("-", segment[: len(segment) - len(known)]).strip("-.") or "index"
         name = f"{stem}{suffix}"
         if name in used:
             name = f"{stem}-{hashlib.sha1(url.encode()).hexdigest()[:8]}{suffix}"
