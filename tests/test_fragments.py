@@ -47,3 +47,14 @@ def test_a_real_nice_chapter_keeps_every_numbered_recommendation_in_order():
     assert numbers[:3] == ["1.1.1", "1.1.2", "1.1.3"] and len(numbers) == len(set(numbers)) >= 40
     assert "### 1.1 Referral, diagnosis and investigations" in text
     assert "<" not in text and "\ufffd" not in text
+
+
+def test_a_dropped_citation_leaves_no_space_before_punctuation_and_zero_width_spaces_go():
+    html = '<p>Follow up at six weeks <cite class="magic-cite">[4]</cite>. Review\u200b the dose <cite>(2012)</cite>'
+    html += ", then stop.</p>"
+    assert fragment_to_markdown(html) == "Follow up at six weeks. Review the dose, then stop."
+
+
+def test_a_table_caption_comes_before_its_table():
+    html = "<table><caption>Table 1. Doses</caption><tr><th>Age</th></tr><tr><td>2</td></tr></table>"
+    assert fragment_to_markdown(html) == "Table 1. Doses\n\n| Age |\n| --- |\n| 2 |"

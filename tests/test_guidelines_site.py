@@ -119,7 +119,16 @@ def test_a_bundle_keeps_its_responses_verbatim_and_is_logged_under_the_documents
     assert not site.bundle_current(log, f"{HOST}/guide/fever/", dest), "changed since it was logged"
 
 
-@pytest.mark.parametrize("data", [b'{"format": "other"}', b"<html>Service unavailable</html>", b'{"format": '])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"format": "other"}',
+        b"<html>Service unavailable</html>",
+        b'{"format": ',
+        b'{"format": "gap-replay-bundle/1", "responses": "none"}',
+        b'{"format": "gap-replay-bundle/1", "responses": [{"url": "u"}]}',
+    ],
+)
 def test_a_file_that_is_not_a_bundle_is_a_parse_error_naming_it(data):
     with pytest.raises(ParseError, match=r"^raw/guidelines/x/a\.json: not a bundle of API responses"):
         site.read_bundle(data, "raw/guidelines/x/a.json")
@@ -142,3 +151,11 @@ def test_every_guideline_document_carries_its_organisation_licence_and_redistrib
     )
     assert doc.meta == {"organisation": "rch", "redistributable": False, "format": "x"}
     assert site.slug_of("raw/guidelines/rch/Fever_in_infants.html") == "Fever_in_infants"
+
+
+def test_a_raw_file_knows_the_url_it_was_fetched_from_through_the_fetch_log_beside_it(base, tmp_path):
+    with PoliteClient("test", delay=0, mirror=base) as client:
+        site.crawl_listing("example", LISTING, None, tmp_path, client)
+    assert site.fetched_url(str(tmp_path / "fever.html")) == f"{HOST}/guide/fever/"
+    assert site.fetched_url(str(tmp_path / "unknown.pdf")) is None
+    assert site.fetched_url(str(tmp_path / "elsewhere" / "fever.html")) is None, "no log there"

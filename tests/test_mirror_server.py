@@ -215,3 +215,24 @@ def test_conditional_requests_are_answered_with_304_while_the_file_is_unchanged(
     (site / "example.org" / "x.txt").write_bytes(NOTE + b"Revised.\n")
     changed = requests.get(f"{base}/example.org/x.txt", headers={"If-None-Match": etag}, timeout=5)
     assert (changed.status_code, changed.content) == (200, NOTE + b"Revised.\n")
+
+
+def test_a_host_that_requires_a_key_answers_401_without_it_and_403_with_another(site, base):
+    write(site / "api.example.org" / ".required-headers.json", '{"API-Key": "k1"}')
+    write(site / "api.example.org" / "robots.txt", "User-agent: *\nAllow: /\n")
+    write(site / "api.example.org" / "index.json", b"{}")
+    url = f"{base}/api.example.org/index.json"
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, headers={"API-Key": "k2"}, timeout=5).status_code == 403
+    assert requests.get(url, headers={"API-Key": "k1"}, timeout=5).content == b"{}"
+    assert requests.get(f"{base}/api.example.org/robots.txt", timeout=5).status_code == 200, "robots.txt is open"
+    rules = requests.get(f"{base}/api.example.org/.required-headers.json", headers={"API-Key": "k1"}, timeout=5)
+    assert rules.status_code == 404, "the rules are never served"
+
+
+def test_a_resource_with_sub_resources_is_served_at_its_own_url_without_a_redirect(site, base):
+    write(site / "api.example.org" / "guidelines" / "7" / "index.json", b'{"guidelineId": 7}')
+    write(site / "api.example.org" / "guidelines" / "7" / "sections", b"[]")
+    own = requests.get(f"{base}/api.example.org/guidelines/7", allow_redirects=False, timeout=5)
+    assert (own.status_code, own.content) == (200, b'{"guidelineId": 7}')
+    assert requests.get(f"{base}/api.example.org/guidelines/7/sections", timeout=5).content == b"[]"

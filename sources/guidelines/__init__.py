@@ -14,10 +14,47 @@ from gap_replay.documents import Document
 from gap_replay.http import PoliteClient
 from gap_replay.recipe import GuidelinesConfig
 from gap_replay.sources.base import FetchSummary, ParseError
-from gap_replay.sources.guidelines import who
+from gap_replay.sources.guidelines import (
+    aafp,
+    cco,
+    cdc,
+    cma,
+    cps,
+    drugs,
+    guidelinecentral,
+    icrc,
+    idsa,
+    magic,
+    mayo,
+    nice,
+    rch,
+    spor,
+    who,
+    wikidoc,
+)
 
 NAME = "guidelines"
-ORGANISATIONS: dict[str, ModuleType] = {who.KEY: who}
+ORGANISATIONS: dict[str, ModuleType] = {
+    module.KEY: module
+    for module in (
+        aafp,
+        cco,
+        cdc,
+        cma,
+        cps,
+        drugs,
+        guidelinecentral,
+        icrc,
+        idsa,
+        magic,
+        mayo,
+        nice,
+        rch,
+        spor,
+        who,
+        wikidoc,
+    )
+}
 RAW_PATTERNS = ("*/*.html", "*/*.pdf", "*/*.json")
 
 

@@ -25,6 +25,8 @@ BLOCKS = frozenset(
 LISTS = frozenset({"ul", "ol"})
 CITATION = re.compile(r"^\[?\s*\d+(\s*[,–-]\s*\d+)*\s*\]?$")
 SPACE = re.compile(r"\s+")
+INVISIBLE = re.compile("[\u200b\ufeff]")
+PUNCTUATION_GAP = re.compile(r"(?<=\w) +(?=[.,;:!?](\s|$))")
 BREAK = "\u2028"  # a `<br>`, kept apart from the source's own line breaks until whitespace is collapsed
 
 
@@ -104,6 +106,7 @@ def _list(element: etree._Element, lines: list[str], depth: int, shift: int) -> 
 
 
 def _table(table: etree._Element) -> list[str]:
+    caption = next((_clean(_inline(child)) for child in table if child.tag == "caption"), "")
     rows = []
     for row in table.iter("tr"):
         cells = [_clean(_inline(cell)).replace("|", "\\|") for cell in row if cell.tag in ("td", "th")]
@@ -114,7 +117,8 @@ def _table(table: etree._Element) -> list[str]:
     width = max(len(row) for row in rows)
     rows = [row + [""] * (width - len(row)) for row in rows]
     lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join(" --- " for _ in range(width)) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return [caption, "", *lines] if caption else lines
 
 
 def _inline(element: etree._Element, skip: frozenset[str] = frozenset()) -> str:
@@ -142,5 +146,8 @@ def _inline_child(child: etree._Element, skip: frozenset[str] = frozenset()) -> 
 
 
 def _clean(text: str) -> str:
-    """Whitespace (source line breaks included) collapsed; `<br>` line breaks kept."""
-    return "\n".join(SPACE.sub(" ", line).strip() for line in text.split(BREAK)).strip()
+    """Whitespace (source line breaks included) collapsed, zero-width characters dropped, no space left before
+    punctuation (where a citation was); `<br>` line breaks kept."""
+    text = INVISIBLE.sub("", text)
+    lines = (PUNCTUATION_GAP.sub("", SPACE.sub(" ", line)).strip() for line in text.split(BREAK))
+    return "\n".join(line for line in lines).strip()

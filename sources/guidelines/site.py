@@ -9,6 +9,7 @@ revalidated on a re-crawl (If-None-Match / If-Modified-Since), so an updated gui
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -21,6 +22,8 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import lxml.html
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from lxml import etree
 from protego import Protego
 from tqdm import tqdm
@@ -28,7 +31,7 @@ from tqdm import tqdm
 from gap_replay.documents import Document
 from gap_replay.files import write_atomic
 from gap_replay.http import FetchLog, FetchRecord, HttpError, Page, PoliteClient, RobotsDisallowed, utc_now
-from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
+from gap_replay.sources.base import FETCH_LOG, FetchSummary, ParseError, fetch_log
 from gap_replay.sources.guidelines.extract import html_to_markdown, pdf_to_markdown
 
 NAME = "guidelines"
@@ -229,13 +232,29 @@ def crawl_listing(key: str, listing: Listing, limit: int | None, raw_dir: Path, 
 # --- API responses kept together ---------------------------------------------------------------------------------
 
 
-def get_json(client: PoliteClient, url: str) -> Any:
-    """A JSON API response, parsed; HttpError when the body is not JSON (an error page served with status 200)."""
-    page = client.get(url)
+def json_page(page: Page) -> Page:
+    """The page, once its body is known to be JSON; HttpError otherwise (an error page served with status 200)."""
     try:
-        return json.loads(page.content)
+        json.loads(page.content)
     except ValueError as error:
-        raise HttpError(url, page.status, f"not JSON ({error})") from None
+        raise HttpError(page.url, page.status, f"not JSON ({error})") from None
+    return page
+
+
+def get_json(client: PoliteClient, url: str, headers: dict[str, str] | None = None) -> Any:
+    """A JSON API response, parsed; HttpError when the body is not JSON (an error page served with status 200)."""
+    return json.loads(json_page(client.get(url, headers=headers)).content)
+
+
+def conditional_headers(log: FetchLog, url: str, dest: Path) -> dict[str, str]:
+    """Headers that ask again for a bundle's document only if it changed (its first response's ETag, else its
+    Last-Modified), when the bundle is in place as logged; none otherwise."""
+    record = log.latest(url)
+    if record is None or not bundle_current(log, url, dest):
+        return {}
+    if record.etag:
+        return {"If-None-Match": record.etag}
+    return {"If-Modified-Since": record.last_modified} if record.last_modified else {}
 
 
 def bundle_current(log: FetchLog, url: str, dest: Path) -> bool:
@@ -290,7 +309,10 @@ def read_bundle(data: bytes, name: str) -> list[dict[str, Any]]:
         raise ParseError(f"{name}: not a bundle of API responses ({error})") from None
     if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         raise ParseError(f"{name}: not a bundle of API responses (format {BUNDLE_FORMAT} expected)")
-    return bundle["responses"]
+    responses = bundle.get("responses")
+    if not isinstance(responses, list) or not all(isinstance(item, dict) and "body" in item for item in responses):
+        raise ParseError(f"{name}: not a bundle of API responses (no list of responses)")
+    return responses
 
 
 def response_json(response: dict[str, Any], name: str) -> Any:
@@ -332,6 +354,34 @@ def make_document(
     )
 
 
+def fetched_url(name: str) -> str | None:
+    """The URL a raw file was fetched from, read from the fetch log beside it (for PDFs and pages that do not name
+    their own URL); None when there is no log or no entry for the file."""
+    folder, _, base = name.replace("\\", "/").rpartition("/")
+    log_path = f"{folder}/{FETCH_LOG}" if folder else FETCH_LOG
+    try:
+        size = FileSystems.match([log_path])[0].metadata_list[0].size_in_bytes
+    except (IndexError, OSError, ValueError):
+        return None
+    return _logged_urls(log_path, size).get(base)
+
+
+@functools.lru_cache(maxsize=16)
+def _logged_urls(log_path: str, size: int) -> dict[str, str]:
+    """File name -> URL of the newest successful fetch of each file in a fetch log (cached per log and size, so a
+    worker reads a log once while it parses that folder's files)."""
+    urls: dict[str, str] = {}
+    with FileSystems.open(log_path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("ok") and record.get("path"):
+                urls[PurePosixPath(record["path"]).name] = record["url"]
+    return urls
+
+
 def slug_of(name: str) -> str:
     """A raw file's name without folders and extension: `raw/guidelines/rch/fever.html` -> `fever`."""
     base = PurePosixPath(name.replace("\\", "/")).name
@@ -353,11 +403,11 @@ def parse_file(stream: BinaryIO, name: str, key: str, license: str, redistributa
             pdf = pdf_to_markdown(data)
         except ParseError as error:
             raise ParseError(f"{name}: {error}") from None
-        title, text, url, date = pdf.title, pdf.text, None, None
+        title, text, url, date = pdf.title, pdf.text, fetched_url(name), None
         meta.update(format="pdf", pages=pdf.pages)
     else:
         page = html_to_markdown(data)
-        title, text, url, date = page.title, page.text, page.canonical_url, page.date
+        title, text, url, date = page.title, page.text, page.canonical_url or fetched_url(name), page.date
         meta.update(format="html")
     if not text.strip():
         return

@@ -1,4 +1,5 @@
-"""The offline mirror: small stand-ins for NCBI's PubMed and PMC folders, WHO and RedPajama, written for this project.
+"""The offline mirror: small stand-ins for NCBI's PubMed and PMC folders, the sixteen guideline organisations' sites
+and APIs, and RedPajama, written for this project.
 
 `materialize` writes the site as `<host>/<path>` files (byte-for-byte reproducible); `server.serve` puts it on a
 loopback port, and the polite client, given `mirror=<base url>`, sends `https://<host>/<path>` there instead.
@@ -9,10 +10,31 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from gap_replay.sources.mirror import pmc, pubmed, redpajama, who
+from gap_replay.sources.mirror import (
+    aafp,
+    cco,
+    cdc,
+    cma,
+    cps,
+    drugs,
+    guidelinecentral,
+    icrc,
+    idsa,
+    magic,
+    mayo,
+    nice,
+    pmc,
+    pubmed,
+    rch,
+    redpajama,
+    spor,
+    who,
+    wikidoc,
+)
 
 DATA = Path(__file__).parent / "data"
-BUILDERS = (pubmed.build, pmc.build, who.build, redpajama.build)
+GUIDELINES = (aafp, cco, cdc, cma, cps, drugs, guidelinecentral, icrc, idsa, magic, mayo, nice, rch, spor, who, wikidoc)
+BUILDERS = (pubmed.build, pmc.build, *(organisation.build for organisation in GUIDELINES), redpajama.build)
 
 
 def materialize(site: Path) -> Path:

@@ -7,6 +7,7 @@ this project. Everything is byte-for-byte reproducible, so the mirror builds ide
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -115,6 +116,19 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
     return lines
 
 
+@functools.cache
+def _font(name: str) -> pymupdf.Font:
+    return pymupdf.Font(name)
+
+
+def _draw(page: pymupdf.Page, point: tuple[float, float], text: str, font: str, size: float) -> None:
+    """Draw text in a base-14 font with its Unicode intact (`insert_text` writes Latin-1 only, so an en dash or a
+    curly quote would come out as `·`)."""
+    writer = pymupdf.TextWriter(page.rect)
+    writer.append(point, text, font=_font(font), fontsize=size)
+    writer.write_text(page)
+
+
 class _Layout:
     """Pages with the running header and page number already drawn, and a cursor for the body text."""
 
@@ -127,9 +141,9 @@ class _Layout:
     def new_page(self) -> None:
         self.page = self.document.new_page(width=PAGE_WIDTH, height=PAGE_HEIGHT)
         number = str(self.document.page_count)
-        self.page.insert_text((LEFT, 42), self.header, fontname=BODY_FONT, fontsize=HEADER_SIZE)
+        _draw(self.page, (LEFT, 42), self.header, BODY_FONT, HEADER_SIZE)
         width = pymupdf.get_text_length(number, fontname=BODY_FONT, fontsize=NUMBER_SIZE)
-        self.page.insert_text(((PAGE_WIDTH - width) / 2, PAGE_HEIGHT - 30), number, fontsize=NUMBER_SIZE)
+        _draw(self.page, ((PAGE_WIDTH - width) / 2, PAGE_HEIGHT - 30), number, BODY_FONT, NUMBER_SIZE)
         self.y = TOP
 
     def lines(self, lines: list[str], font: str, size: float, indent: float = 0.0, first: str = "") -> None:
@@ -140,8 +154,8 @@ class _Layout:
                 self.new_page()
             assert self.page is not None
             if index == 0 and first:
-                self.page.insert_text((LEFT, self.y + size), first, fontname=font, fontsize=size)
-            self.page.insert_text((LEFT + indent, self.y + size), line, fontname=font, fontsize=size)
+                _draw(self.page, (LEFT, self.y + size), first, font, size)
+            _draw(self.page, (LEFT + indent, self.y + size), line, font, size)
             self.y += leading
 
 

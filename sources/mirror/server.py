@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import html
+import json
 import logging
 import mimetypes
 import re
@@ -39,6 +40,8 @@ TYPES = {
     ".json": "application/json",
 }
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+REQUIRED_HEADERS = ".required-headers.json"  # in a host's folder: {"Header": "value"} every request must carry
+RESOURCE = "index.json"  # a folder's own JSON: `/guidelines/7` when `/guidelines/7/sections` also exists
 
 
 def content_type(path: Path) -> str:
@@ -142,6 +145,10 @@ class MirrorHandler(BaseHTTPRequestHandler):
         """Quiet: no request lines on stderr."""
 
     def _serve(self, send_body: bool) -> None:
+        refused = self._refused()
+        if refused is not None:
+            self._reply(refused, f"{refused.phrase}\n".encode("ascii"), "text/plain", send_body)
+            return
         path = self._local_path()
         answer = self._query_answer(path)
         if answer is not None:
@@ -151,6 +158,9 @@ class MirrorHandler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.NOT_FOUND, b"Not Found\n", "text/plain", send_body)
             return
         url_path = urlsplit(self.path).path
+        if path.is_dir() and not url_path.endswith("/") and (path / RESOURCE).is_file():
+            self._send_file(path / RESOURCE, send_body)  # an API resource that also has sub-resources
+            return
         if path.is_dir():
             if not url_path.endswith("/"):
                 query = urlsplit(self.path).query
@@ -171,6 +181,24 @@ class MirrorHandler(BaseHTTPRequestHandler):
             return None
         path = self.server.root.joinpath(*segments)
         return path if path.resolve().is_relative_to(self.server.root) else None
+
+    def _refused(self) -> HTTPStatus | None:
+        """401 (header missing) or 403 (another value) when the host's folder names headers every request must carry
+        in `.required-headers.json` (an API that needs a key); robots.txt is exempt, and the rules file is never
+        served."""
+        segments = unquote(urlsplit(self.path).path).split("/")
+        if len(segments) < 3 or ".." in segments or segments[2] == "robots.txt":
+            return None
+        if segments[-1] == REQUIRED_HEADERS:
+            return HTTPStatus.NOT_FOUND
+        rules = self.server.root / segments[1] / REQUIRED_HEADERS
+        if not rules.is_file():
+            return None
+        for name, value in json.loads(rules.read_text(encoding="utf-8")).items():
+            sent = self.headers.get(name)
+            if sent != value:
+                return HTTPStatus.UNAUTHORIZED if sent is None else HTTPStatus.FORBIDDEN
+        return None
 
     def _query_answer(self, path: Path | None) -> Path | None:
         """For a request with a query string, the stand-in API response stored as `<name>?<sorted query>` (see
