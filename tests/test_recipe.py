@@ -8,7 +8,7 @@ from gap_replay.recipe import RecipeError, load_recipe, parse_recipe
 RECIPES = Path(__file__).resolve().parents[1] / "pipelines" / "recipes"
 
 
-@pytest.mark.parametrize("name", ["sample.yaml", "gap_replay.yaml"])
+@pytest.mark.parametrize("name", ["sample.yaml", "gap_replay.yaml", "gap_replay_open.yaml"])
 def test_bundled_recipes_validate(name):
     recipe, sha256 = load_recipe(RECIPES / name)
     assert recipe.name == name.removesuffix(".yaml")
@@ -172,3 +172,33 @@ def test_curate_settings_leave_out_what_only_fetch_and_build_use():
     assert base.curate_settings() == fetch_only.curate_settings() == build_only.curate_settings()
     assert base.curate_settings() != curate_change.curate_settings()
     assert base.build_settings() == curate_change.build_settings() != build_only.build_settings()
+
+
+def test_the_full_recipe_lists_all_sixteen_organisations_and_enables_exactly_the_collectable_ones():
+    from gap_replay.sources.guidelines import ORGANISATIONS
+
+    recipe, _ = load_recipe(RECIPES / "gap_replay.yaml")
+    organisations = recipe.sources.guidelines.organisations
+    assert sorted(organisations) == sorted(ORGANISATIONS) and len(organisations) == 16
+    assert {key for key, config in organisations.items() if config.enabled} == {
+        key for key, module in ORGANISATIONS.items() if module.COLLECTABLE
+    }
+
+
+def test_the_sample_recipe_collects_all_sixteen_from_the_mirror():
+    from gap_replay.sources.guidelines import ORGANISATIONS
+
+    recipe, _ = load_recipe(None)
+    assert sorted(recipe.sources.guidelines.organisations) == sorted(ORGANISATIONS)
+    assert all(config.enabled for config in recipe.sources.guidelines.organisations.values())
+
+
+def test_the_open_recipe_keeps_only_what_may_be_redistributed():
+    from gap_replay.sources.guidelines import ORGANISATIONS
+
+    recipe, _ = load_recipe(RECIPES / "gap_replay_open.yaml")
+    enabled = {key for key, config in recipe.sources.guidelines.organisations.items() if config.enabled}
+    assert enabled == {key for key, module in ORGANISATIONS.items() if module.REDISTRIBUTABLE and module.COLLECTABLE}
+    assert recipe.sources.guidelines.filters.redistributable_only
+    assert recipe.sources.pmc.filters.allowed_licenses == "biomistral"
+    assert not recipe.sources.pubmed.enabled, "abstracts stay their publishers'"
