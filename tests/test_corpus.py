@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from gap_replay.cli import main
@@ -193,3 +194,21 @@ def test_update_files_revise_and_delete_and_full_text_replaces_its_abstract(corp
     assert records[("pubmed:39000101", "full_text_available")]["detail"] == "kept pmc:PMC11000001"
     stats = json.loads((corpus / "stats.json").read_text())["curate"]["sources"]["pubmed"]
     assert stats["deletions"] == 1
+
+
+ORGANISATION_KEYS = sorted(load_recipe(None)[0].sources.guidelines.organisations)
+
+
+@pytest.mark.parametrize("key", ORGANISATION_KEYS)
+def test_every_organisation_reaches_the_corpus_and_its_raw_files_parse_from_the_command_line(corpus, tmp_path, key):
+    raw = sorted(path for path in (corpus / "raw" / "guidelines" / key).iterdir() if path.name != "fetch_log.jsonl")
+    assert raw, f"the sample fetched no {key} document"
+    out = tmp_path / f"{key}.jsonl"
+    assert main(["parse", f"guidelines/{key}", *map(str, raw), "--out", str(out)]) == 0
+    parsed = [json.loads(line) for line in out.read_text().splitlines()]
+    assert parsed and {doc["subsource"] for doc in parsed} == {key}
+    assert all(doc["license"] and isinstance(doc["meta"]["redistributable"], bool) for doc in parsed)
+    stats = json.loads((corpus / "stats.json").read_text())
+    kept = pq.read_table(corpus / "curated" / "guidelines" / "part-00000-of-00001.parquet", columns=["subsource"])
+    assert key in set(kept.column("subsource").to_pylist()), f"no {key} document survived curation"
+    assert stats["curate"]["sources"]["guidelines"]["kept"] > 0
