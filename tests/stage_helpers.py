@@ -39,3 +39,15 @@ def fetch_pubmed(recipe: Recipe, site: Path, baseline: dict[str, bytes], updates
     fetching = recipe.model_copy(update={"mirror": True, "http": HttpConfig(delay_seconds=0)})
     summaries = run_fetch(fetching, ["pubmed"], mirror_site=site)
     assert summaries["pubmed"].failed == 0, summaries["pubmed"].errors
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "pipelines" / "recipes" / "sample.yaml"
+
+
+def small_sample_recipe() -> str:
+    """The sample recipe's YAML with one guideline organisation (WHO) instead of sixteen: the same stages and code
+    paths, in a fraction of the time, for tests about the stages rather than the organisations."""
+    text = SAMPLE.read_text(encoding="utf-8")
+    start = text.index("    organisations:\n")
+    end = text.index("  replay:\n", start)
+    return text[:start] + "    organisations:\n      who: {}\n" + text[end:]

@@ -113,14 +113,15 @@ def test_non_english_retracted_and_junk_documents_are_dropped_with_their_reason(
     assert any(r["reason"] == "retracted" and r["source"] == "pubmed" for r in records)
     assert any(r["reason"] == "retracted" and r["source"] == "pmc" for r in records)
     assert any(r["reason"] == "too_few_words" and r["source"] == "guidelines" for r in records)
+    assert any(r["reason"] == "error_page" and r["source"] == "guidelines" for r in records), "the soft 404"
     stats = json.loads((corpus / "stats.json").read_text())
     assert stats["curate"]["sources"]["pubmed"]["dropped"]["language"] >= 1
     assert stats["curate"]["parse_errors"] == []
 
 
-def test_curated_corpus_loads_with_hf_datasets(corpus):
+def test_curated_corpus_loads_with_hf_datasets(corpus, tmp_path):
     datasets = pytest.importorskip("datasets")
-    loaded = datasets.load_dataset(str(corpus / "curated"), split="train")
+    loaded = datasets.load_dataset(str(corpus / "curated"), split="train", cache_dir=str(tmp_path / "hf"))
     stats = json.loads((corpus / "stats.json").read_text())
     assert len(loaded) == sum(entry["kept"] for entry in stats["curate"]["sources"].values())
     assert set(loaded.column_names) >= {"id", "source", "text", "license", "meta"}

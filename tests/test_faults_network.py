@@ -13,13 +13,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from scripted_server import client, drip, drop_midway, endless, ranged, redirect, reply, running, server
+from stage_helpers import small_sample_recipe
 
 from gap_replay import stages
 from gap_replay.cli import main
 from gap_replay.http import FetchLog, HttpError, RobotsDisallowed
 from gap_replay.pipelines.fetch import run_fetch
-from gap_replay.recipe import load_recipe
+from gap_replay.recipe import parse_recipe
 from gap_replay.sources.mirror import materialize
 from gap_replay.sources.mirror.server import serve
 
@@ -209,7 +211,7 @@ def site(pristine, tmp_path) -> Path:
 
 
 def sample(output: Path):
-    recipe, _ = load_recipe(None)
+    recipe = parse_recipe(yaml.safe_load(small_sample_recipe()))
     return recipe.model_copy(update={"output": str(output)})
 
 
@@ -221,7 +223,6 @@ NCBI = "ftp.ncbi.nlm.nih.gov"
 PMC_XML = f"{NCBI}/pub/pmc/oa_bulk/oa_comm/xml"
 PACKAGE = "oa_comm_xml.PMC011xxxxxx.baseline.2026-06-18"
 REDPAJAMA = "data.together.xyz/redpajama-data-1T/v1.0.0"
-SAMPLE_RECIPE = Path(__file__).resolve().parents[1] / "pipelines" / "recipes" / "sample.yaml"
 
 
 @pytest.mark.parametrize(
@@ -285,7 +286,7 @@ def test_fetch_exits_1_after_fetching_all_it_could_and_a_rerun_fetches_only_what
     package.write_bytes(ERROR_PAGE)
     recipe = tmp_path / "recipe.yaml"
     with serve(site) as base:
-        recipe.write_text(SAMPLE_RECIPE.read_text().replace("mirror: true", f"mirror: {base}"))
+        recipe.write_text(small_sample_recipe().replace("mirror: true", f"mirror: {base}"))
         output = tmp_path / "out"
         command = [sys.executable, "-m", "gap_replay.cli", "fetch", "--recipe", str(recipe), "--output", str(output)]
         first = subprocess.run(command, capture_output=True, text=True, timeout=120)

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from stage_helpers import small_sample_recipe
 
 from gap_replay import stages
 from gap_replay.cli import main
@@ -21,8 +22,18 @@ from gap_replay.cli import main
 pytestmark = pytest.mark.slow
 
 KILL_AT = Path(__file__).parent / "kill_at.py"
-SAMPLE = Path(__file__).resolve().parents[1] / "pipelines" / "recipes" / "sample.yaml"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def with_recipe(output: Path, args: tuple[str, ...]) -> list[str]:
+    """`COMMAND ARGS --output OUTPUT --cards OUTPUT/cards`, with the small sample recipe unless ARGS name one."""
+    command, *rest = args
+    if "--recipe" not in rest:
+        recipe = output.parent / "small-sample.yaml"
+        if not recipe.exists():
+            recipe.write_text(small_sample_recipe(), encoding="utf-8")
+        rest += ["--recipe", str(recipe)]
+    return [command, *rest, "--output", str(output), "--cards", str(output / "cards")]
 
 
 def gap_replay(
@@ -30,8 +41,7 @@ def gap_replay(
 ) -> subprocess.CompletedProcess:
     """Run `gap-replay ARGS --output OUTPUT --cards OUTPUT/cards` in a fresh process; optionally SIGKILL it at the
     Nth call of a function (see kill_at.py), or cap the size of any file it writes (a disk that fills up)."""
-    command, *rest = args
-    argv = [command, *rest, "--output", str(output), "--cards", str(output / "cards")]
+    argv = with_recipe(output, args)
     prefix = [sys.executable, str(KILL_AT), kill_at, "--"] if kill_at else [sys.executable, "-m", "gap_replay.cli"]
 
     def limit_files() -> None:
@@ -129,15 +139,14 @@ def test_corpus_killed_in_every_stage_then_rerun_ends_byte_identical_to_a_clean_
 
 def in_process(output: Path, *args: str) -> int:
     """The command line in this process, for cases that need no kill (faster: no interpreter or Beam start-up)."""
-    command, *rest = args
-    return main([command, *rest, "--output", str(output), "--cards", str(output / "cards")])
+    return main(with_recipe(output, args))
 
 
 @pytest.fixture
 def stricter(tmp_path) -> str:
     """The sample recipe with one curate threshold changed."""
     recipe = tmp_path / "stricter.yaml"
-    recipe.write_text(SAMPLE.read_text().replace("min_words: 40", "min_words: 45", 1))
+    recipe.write_text(small_sample_recipe().replace("min_words: 40", "min_words: 45", 1))
     return str(recipe)
 
 

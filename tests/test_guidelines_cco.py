@@ -11,6 +11,7 @@ from gap_replay.http import FetchLog, PoliteClient
 from gap_replay.recipe import OrganisationConfig
 from gap_replay.sources.base import FetchSummary, ParseError
 from gap_replay.sources.guidelines import cco, site
+from gap_replay.sources.guidelines.extract import pdf_to_markdown
 from gap_replay.sources.mirror import DATA
 from gap_replay.sources.mirror import cco as cco_mirror
 from gap_replay.sources.mirror.kit import read_pdf_source, render_pdf
@@ -89,7 +90,7 @@ def test_mirror_builds_identically_twice(mirror: Path, tmp_path: Path) -> None:
 def test_mirror_serves_reports_on_the_drupal_file_route_with_fixed_metadata(mirror: Path) -> None:
     data = (mirror / "www.cancercareontario.ca" / "en" / "file" / "70212" / "download?token=Q3kTzP0a").read_bytes()
     assert data.startswith(b"%PDF-") and b"/ID" not in data
-    assert cco.pdf_date(data) == "2023-06-14"
+    assert pdf_to_markdown(data).date == "2023-06-14"
 
 
 def test_mirror_robots_disallows_the_legacy_file_handler(mirror: Path) -> None:
@@ -225,7 +226,3 @@ def test_truncated_report_raises_parse_error_naming_the_file(fetched: tuple) -> 
     data = (raw / "58822.pdf").read_bytes()
     with pytest.raises(ParseError, match=r"58822\.pdf: truncated PDF"):
         list(cco.parse(io.BytesIO(data[: len(data) // 2]), "raw/guidelines/cco/58822.pdf"))
-
-
-def test_pdf_date_is_none_for_bytes_that_are_not_a_pdf() -> None:
-    assert cco.pdf_date(b"<html></html>") is None

@@ -228,7 +228,6 @@ def test_parsed_page_keeps_guideline_text_and_drops_site_chrome(documents: dict)
         assert chrome not in text
 
 
-@pytest.mark.xfail(reason="shared extraction keeps canada.ca's in-<main> page-details box (extract.py)", strict=False)
 def test_parsed_page_drops_the_page_details_box(documents: dict) -> None:
     text = documents["guidelines/cma:treatment-latent-tuberculosis-infection"].text
     assert "Page details" not in text and "Date modified" not in text

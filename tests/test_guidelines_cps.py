@@ -224,7 +224,6 @@ def test_page_without_text_gives_no_document() -> None:
     assert list(cps.parse(io.BytesIO(b"<html><body></body></html>"), "raw/guidelines/cps/empty.html")) == []
 
 
-@pytest.mark.xfail(reason="shared extraction repeats the title when a label precedes <h1> (extract.py)", strict=False)
 def test_title_heading_appears_once(documents: dict) -> None:
     text = documents["guidelines/cps:vitamin-d-breastfed-infants"].text
     assert text.count("# Vitamin D supplementation for breastfed infants\n") == 1

@@ -177,6 +177,5 @@ def test_truncated_pdf_saved_as_a_page_raises_parse_error_naming_the_file() -> N
         list(idsa.parse(io.BytesIO(b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n"), "raw/guidelines/idsa/civ933.html"))
 
 
-@pytest.mark.xfail(reason="shared extraction drops the text of inline <time> elements (extract.py)", strict=False)
 def test_visible_publication_date_stays_in_the_text(documents: dict) -> None:
     assert "Published: March 14, 2023" in documents["guidelines/idsa:streptococcal-pharyngitis"].text

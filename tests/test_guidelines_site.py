@@ -3,6 +3,7 @@ conditional re-crawls, and the document record."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,3 +160,13 @@ def test_a_raw_file_knows_the_url_it_was_fetched_from_through_the_fetch_log_besi
     assert site.fetched_url(str(tmp_path / "fever.html")) == f"{HOST}/guide/fever/"
     assert site.fetched_url(str(tmp_path / "unknown.pdf")) is None
     assert site.fetched_url(str(tmp_path / "elsewhere" / "fever.html")) is None, "no log there"
+
+
+def test_a_page_a_site_served_instead_of_the_document_is_marked_for_curate_to_drop():
+    page = b"<html><head><title>Page not found</title></head><body><h1>Page not found</h1>"
+    page += b"<p>Sorry, the page you requested could not be found. It may have moved.</p></body></html>"
+    (document,) = site.parse_file(io.BytesIO(page), "raw/guidelines/x/gone.html", "x", "terms", False)
+    assert document.meta["error_page"] == "page not found"
+    guide = GUIDE.format("<p>Children whose fever is not found to have a source need a urine test. " * 20 + "</p>")
+    (document,) = site.parse_file(io.BytesIO(guide.encode()), "raw/guidelines/x/fever.html", "x", "terms", False)
+    assert "error_page" not in document.meta

@@ -28,6 +28,7 @@ PAGES = {
     "hand-hygiene-in-outpatient-care-2025-update",
     "hygiene-des-mains-en-soins-ambulatoires",
     "management-of-severe-malaria-in-children",
+    "mental-health-gap-action-programme-guideline",
     "oral-rehydration-and-zinc-for-acute-diarrhoea",
     "pharmacological-treatment-of-hypertension-in-adults",
     "tuberculosis-preventive-treatment-regimens",
@@ -549,3 +550,9 @@ def test_an_iris_bundle_with_a_broken_part_raises_parse_error_naming_the_file() 
         list(who.parse(iris_bundle('{"handle": "10665/1"}', "%PDF-1.7 raw bytes"), BUNDLE))
     with pytest.raises(ParseError, match=r"9789240100009-eng\.json: https://iris\.who\.int/.*/items/1: not JSON"):
         list(who.parse(iris_bundle("<html>Error</html>", pdf), BUNDLE))
+
+
+def test_a_soft_404_at_a_publication_url_is_marked_as_an_error_page_for_curate_to_drop(documents: dict) -> None:
+    soft_404 = documents["guidelines/who:mental-health-gap-action-programme-guideline"]
+    assert soft_404.meta["error_page"] == "page not found"
+    assert not any(doc.meta.get("error_page") for key, doc in documents.items() if key != soft_404.id)

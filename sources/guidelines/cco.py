@@ -22,7 +22,6 @@ redistributable until that permission is on record.
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +29,6 @@ from typing import BinaryIO
 from urllib.parse import urljoin
 
 import lxml.html
-import pymupdf
 from lxml import etree
 
 from gap_replay.documents import Document
@@ -38,7 +36,6 @@ from gap_replay.http import HttpError, PoliteClient, RobotsDisallowed
 from gap_replay.recipe import OrganisationConfig
 from gap_replay.sources.base import FetchSummary, fetch_log
 from gap_replay.sources.guidelines import site
-from gap_replay.sources.guidelines.extract import PDF_ERRORS
 
 KEY = "cco"
 NAME = "Ontario Health (Cancer Care Ontario)"
@@ -63,7 +60,6 @@ FULL_REPORT = (
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' guideline-file ')]"
     "//a[starts-with(normalize-space(.), 'Full Report')]/@href"
 )
-PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})(\d{2})")
 
 
 def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
@@ -120,15 +116,4 @@ def parse(stream: BinaryIO, name: str) -> Iterator[Document]:
     slug = site.slug_of(name)
     page = f"{GUIDELINES}/{slug}" if slug.isdigit() else None
     for document in site.parse_file(io.BytesIO(data), name, KEY, LICENSE, REDISTRIBUTABLE):
-        yield document.replace(url=page or document.url, date=document.date or pdf_date(data))
-
-
-def pdf_date(data: bytes) -> str | None:
-    """The creation date in a PDF's metadata as `YYYY-MM-DD`; None when the bytes are not a PDF or carry none."""
-    try:
-        with pymupdf.open(stream=data, filetype="pdf") as pdf:
-            stamp = (pdf.metadata or {}).get("creationDate") or ""
-    except PDF_ERRORS:
-        return None
-    match = PDF_DATE.match(stamp)
-    return "-".join(match.groups()) if match else None
+        yield document.replace(url=page or document.url, date=document.date)

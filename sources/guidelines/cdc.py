@@ -38,14 +38,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import pymupdf
-
 from gap_replay.documents import Document
 from gap_replay.http import FetchLog, HttpError, Page, PoliteClient, RobotsDisallowed
 from gap_replay.recipe import OrganisationConfig
 from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 from gap_replay.sources.guidelines import site
-from gap_replay.sources.guidelines.extract import PDF_ERRORS, with_title_heading
+from gap_replay.sources.guidelines.extract import with_title_heading
 from gap_replay.sources.guidelines.fragments import fragment_to_markdown
 
 KEY = "cdc"
@@ -74,7 +72,6 @@ API_QUERY = {"languageisocode": "eng", "max": "100", "q": "clinical guidance", "
 API_START = f"{API}.json?{urlencode(API_QUERY)}"
 KEEP_MEDIA_TYPES = frozenset({"HTML"})
 MAX_API_PAGES = 500
-PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})(\d{2})")
 
 
 def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
@@ -232,21 +229,10 @@ def parse_bundle(data: bytes, name: str) -> Iterator[Document]:
 def parse_pdf(data: bytes, name: str) -> Iterator[Document]:
     """A Stacks PDF, with its item page as URL and the PDF's creation date."""
     for document in site.parse_file(io.BytesIO(data), name, KEY, LICENSE, REDISTRIBUTABLE):
-        yield document.replace(url=stacks_item_url(name), date=pdf_date(data))
+        yield document.replace(url=stacks_item_url(name), date=document.date)
 
 
 def stacks_item_url(name: str) -> str | None:
     """The Stacks item page of a file named as Stacks names an item's files (`cdc_<id>_DS1.pdf`)."""
     match = STACKS_FILE.match(site.slug_of(name))
     return f"{STACKS}/view/cdc/{match.group(1)}" if match else None
-
-
-def pdf_date(data: bytes) -> str | None:
-    """The creation date in a PDF's metadata (`D:YYYYMMDD...`) as YYYY-MM-DD; None when it has none."""
-    try:
-        with pymupdf.open(stream=data, filetype="pdf") as document:
-            stamp = (document.metadata or {}).get("creationDate") or ""
-    except PDF_ERRORS:
-        return None
-    match = PDF_DATE.match(stamp)
-    return "-".join(match.groups()) if match else None

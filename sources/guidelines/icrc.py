@@ -32,7 +32,6 @@ from typing import BinaryIO
 from urllib.parse import urldefrag, urljoin
 
 import lxml.html
-import pymupdf
 from lxml import etree
 
 from gap_replay.documents import Document
@@ -40,7 +39,6 @@ from gap_replay.http import HttpError, PoliteClient, RobotsDisallowed
 from gap_replay.recipe import OrganisationConfig
 from gap_replay.sources.base import FetchSummary
 from gap_replay.sources.guidelines import site
-from gap_replay.sources.guidelines.extract import PDF_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +68,6 @@ GUIDANCE_TYPES = frozenset({"manual", "guidelines", "handbook", "field guide"})
 MEDICAL_TOPICS = frozenset(
     {"health", "surgery", "first aid", "physical rehabilitation", "mental health and psychosocial support", "nutrition"}
 )
-PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -198,15 +195,4 @@ def parse(stream: BinaryIO, name: str) -> Iterator[Document]:
     data = stream.read()
     url = f"{SITE}/en/publication/{site.slug_of(name)}"
     for document in site.parse_file(io.BytesIO(data), name, KEY, LICENSE, REDISTRIBUTABLE):
-        yield document.replace(url=url, date=pdf_date(data))
-
-
-def pdf_date(data: bytes) -> str | None:
-    """The creation date in a PDF's metadata (`D:YYYYMMDD...`) as YYYY-MM-DD; None when it has none."""
-    try:
-        with pymupdf.open(stream=data, filetype="pdf") as document:
-            stamp = (document.metadata or {}).get("creationDate") or ""
-    except PDF_ERRORS:
-        return None
-    match = PDF_DATE.match(stamp)
-    return "-".join(match.groups()) if match else None
+        yield document.replace(url=url, date=document.date)

@@ -32,7 +32,7 @@ from gap_replay.documents import Document
 from gap_replay.files import write_atomic
 from gap_replay.http import FetchLog, FetchRecord, HttpError, Page, PoliteClient, RobotsDisallowed, utc_now
 from gap_replay.sources.base import FETCH_LOG, FetchSummary, ParseError, fetch_log
-from gap_replay.sources.guidelines.extract import html_to_markdown, pdf_to_markdown
+from gap_replay.sources.guidelines.extract import error_page_reason, html_to_markdown, pdf_to_markdown
 
 NAME = "guidelines"
 MAX_SITEMAPS = 1000
@@ -403,7 +403,7 @@ def parse_file(stream: BinaryIO, name: str, key: str, license: str, redistributa
             pdf = pdf_to_markdown(data)
         except ParseError as error:
             raise ParseError(f"{name}: {error}") from None
-        title, text, url, date = pdf.title, pdf.text, fetched_url(name), None
+        title, text, url, date = pdf.title, pdf.text, fetched_url(name), pdf.date
         meta.update(format="pdf", pages=pdf.pages)
     else:
         page = html_to_markdown(data)
@@ -411,6 +411,9 @@ def parse_file(stream: BinaryIO, name: str, key: str, license: str, redistributa
         meta.update(format="html")
     if not text.strip():
         return
+    error_page = error_page_reason(title, text)
+    if error_page is not None:
+        meta["error_page"] = error_page  # dropped by curate as `error_page`, so the drop is counted and kept
     yield make_document(
         key,
         slug_of(name),

@@ -24,21 +24,16 @@ which does not give back its URL, so documents have none.
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
-
-import pymupdf
 
 from gap_replay.documents import Document
 from gap_replay.http import PoliteClient
 from gap_replay.recipe import OrganisationConfig
 from gap_replay.sources.base import FetchSummary
 from gap_replay.sources.guidelines import site
-from gap_replay.sources.guidelines.extract import PDF_ERRORS
 
 KEY = "spor"
 NAME = "SPOR Evidence Alliance"
@@ -54,7 +49,6 @@ LISTING = site.Listing(
     documents=(r"(?i)^https?://(?!(www\.)?sporevidencealliance\.ca[:/])[^?#]+\.pdf$",),
     follow=(r"^https://sporevidencealliance\.ca/key-activities/cpg-asset-map/cpg-database/\d+/$",),
 )
-PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})(\d{2})")
 
 
 def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
@@ -66,17 +60,4 @@ def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> Fe
 
 def parse(stream: BinaryIO, name: str) -> Iterator[Document]:
     """One raw guideline PDF as a Document, dated by the PDF's creation date."""
-    data = stream.read()
-    for document in site.parse_file(io.BytesIO(data), name, KEY, LICENSE, REDISTRIBUTABLE):
-        yield document.replace(date=pdf_date(data))
-
-
-def pdf_date(data: bytes) -> str | None:
-    """The creation date in a PDF's metadata (`D:YYYYMMDD...`) as YYYY-MM-DD; None when it has none."""
-    try:
-        with pymupdf.open(stream=data, filetype="pdf") as document:
-            stamp = (document.metadata or {}).get("creationDate") or ""
-    except PDF_ERRORS:
-        return None
-    match = PDF_DATE.match(stamp)
-    return "-".join(match.groups()) if match else None
+    return site.parse_file(stream, name, KEY, LICENSE, REDISTRIBUTABLE)

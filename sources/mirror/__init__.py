@@ -7,7 +7,9 @@ loopback port, and the polite client, given `mirror=<base url>`, sends `https://
 
 from __future__ import annotations
 
+import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from gap_replay.sources.mirror import (
@@ -33,15 +35,19 @@ from gap_replay.sources.mirror import (
 )
 
 DATA = Path(__file__).parent / "data"
+PUBLISHED = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # the mirror's files' modification time
 GUIDELINES = (aafp, cco, cdc, cma, cps, drugs, guidelinecentral, icrc, idsa, magic, mayo, nice, rch, spor, who, wikidoc)
 BUILDERS = (pubmed.build, pmc.build, *(organisation.build for organisation in GUIDELINES), redpajama.build)
 
 
 def materialize(site: Path) -> Path:
-    """(Re)write the whole mirror site under `site` and return it."""
+    """(Re)write the whole mirror site under `site` and return it. Every file gets the same fixed modification time,
+    so the server's ETag and Last-Modified are the same on every build, as a real site's are between two crawls."""
     if site.exists():
         shutil.rmtree(site)
     site.mkdir(parents=True)
     for build in BUILDERS:
         build(DATA, site)
+    for path in site.rglob("*"):
+        os.utime(path, (PUBLISHED, PUBLISHED))
     return site

@@ -6,8 +6,9 @@ banner, navigation, share links, footer) so that boilerplate removal is exercise
 `data/who/pdfs/*.txt` with pymupdf: a title page in a large font, larger section headings, a running header and a
 page number on every page, and fixed metadata so the bytes are the same on every build.
 
-Planted for curate: a page under maintenance (too short), a French translation (not English), a 2025 update that
-nearly duplicates its 2019 page, and a page in windows-1252. The sitemap also lists two URLs that are not served:
+Planted for curate: a page under maintenance (too short), a soft 404 (a "Page not found" page served with status 200
+at a publication's URL), a French translation (not English), a 2025 update that nearly duplicates its 2019 page, and
+a page in windows-1252. The sitemap also lists two URLs that are not served:
 one under `/private/`, which robots.txt disallows, and an infographic, which the WHO module's EXCLUDE drops.
 
 IRIS (`data/who/iris/items.json`, PDFs from `data/who/iris/pdfs/*.txt`) follows DSpace 7's REST contract: the
