@@ -246,13 +246,14 @@ def test_a_document_carries_its_title_url_revision_date_and_licence(documents: d
     assert (document.source, document.subsource, document.license) == ("guidelines", "wikidoc", "CC-BY-SA-3.0")
     assert document.title == "Heart failure with reduced ejection fraction"
     assert document.url == "https://www.wikidoc.org/index.php/Heart_failure_with_reduced_ejection_fraction"
-    assert document.date == "2024-02-19T15:58:40Z"
+    assert document.date == "2024-02-19"
     assert document.meta == {
         "organisation": "wikidoc",
         "redistributable": True,
         "file": "pages-00001.json",
         "format": "wikitext",
         "pageid": 53311,
+        "revised": "2024-02-19T15:58:40Z",
     }
     assert document.text.startswith("# Heart failure with reduced ejection fraction\n\n## Overview\n\n")
 
@@ -370,7 +371,7 @@ def test_format_version_1_answers_are_read_too() -> None:
         }
     }
     (document,) = wikidoc.parse(io.BytesIO(bundle(answer).encode()), RAW)
-    assert (document.id, document.date) == ("guidelines/wikidoc:Gout", "2020-05-06T07:08:09Z")
+    assert (document.id, document.date) == ("guidelines/wikidoc:Gout", "2020-05-06")
 
 
 # --- damaged raw files -----------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ MediaWiki Action API, turned into Markdown by a small converter of our own.
 
 Collected: every page of the main namespace (the reference corpus had 33,058), one Document per page, id
 `guidelines/wikidoc:<Title_with_underscores>` (MediaWiki's own key for a title, so ids are unique and readable), URL
-`https://www.wikidoc.org/index.php/<Title>`, date = the timestamp of the page's latest revision.
+`https://www.wikidoc.org/index.php/<Title>`, date = the day of the page's latest revision (its full timestamp in
+`meta["revised"]`).
 
 Discovery goes through `api.php` only, never through the HTML pages:
 - `action=query&list=allpages&apnamespace=0&apfilterredir=nonredirects&aplimit=500`, followed through the
@@ -269,8 +270,13 @@ def page_document(page: dict[str, Any], name: str) -> Document | None:
         redistributable=REDISTRIBUTABLE,
         title=title,
         url=PAGE_URL + quote(key, safe="/:(),!*;@$~"),
-        date=revision.get("timestamp"),
-        meta={"file": PurePosixPath(name.replace("\\", "/")).name, "format": "wikitext", "pageid": page.get("pageid")},
+        date=(revision.get("timestamp") or "")[:10] or None,
+        meta={
+            "file": PurePosixPath(name.replace("\\", "/")).name,
+            "format": "wikitext",
+            "pageid": page.get("pageid"),
+            "revised": revision.get("timestamp"),
+        },
     )
 
 
