@@ -5,6 +5,7 @@ Raw files live under `raw/guidelines/<organisation>/`; the organisation of a fil
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from types import ModuleType
@@ -14,47 +15,14 @@ from gap_replay.documents import Document
 from gap_replay.http import PoliteClient
 from gap_replay.recipe import GuidelinesConfig
 from gap_replay.sources.base import FetchSummary, ParseError
-from gap_replay.sources.guidelines import (
-    aafp,
-    cco,
-    cdc,
-    cma,
-    cps,
-    drugs,
-    guidelinecentral,
-    icrc,
-    idsa,
-    magic,
-    mayo,
-    nice,
-    rch,
-    spor,
-    who,
-    wikidoc,
-)
 
 NAME = "guidelines"
-ORGANISATIONS: dict[str, ModuleType] = {
-    module.KEY: module
-    for module in (
-        aafp,
-        cco,
-        cdc,
-        cma,
-        cps,
-        drugs,
-        guidelinecentral,
-        icrc,
-        idsa,
-        magic,
-        mayo,
-        nice,
-        rch,
-        spor,
-        who,
-        wikidoc,
-    )
-}
+# The sixteen organisations of the reference corpus, each a module of this package named by its key.
+KEYS = (
+    "aafp", "cco", "cdc", "cma", "cps", "drugs", "guidelinecentral", "icrc", "idsa", "magic", "mayo", "nice", "rch",
+    "spor", "who", "wikidoc",
+)  # fmt: skip
+ORGANISATIONS: dict[str, ModuleType] = {key: importlib.import_module(f"{__name__}.{key}") for key in KEYS}
 RAW_PATTERNS = ("*/*.html", "*/*.pdf", "*/*.json")
 
 

@@ -56,21 +56,7 @@ NOT_RECOMMENDATIONS = (
 )
 LISTING = site.Listing(start=(START_URL,), documents=(RECOMMENDATION,), follow=(TOPIC,), exclude=NOT_RECOMMENDATIONS)
 # The visible publication history under a recommendation's title: "Published August 2020 · Reaffirmed March 2024".
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-DATED = re.compile(rf"\b(?:Published|Updated|Reaffirmed|Reviewed)\s+({'|'.join(MONTHS)})\s+(\d{{4}})\b")
+DATED = re.compile(rf"\b(?:Published|Updated|Reaffirmed|Reviewed)\s+({'|'.join(site.MONTHS)})\s+(\d{{4}})\b")
 
 
 def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> FetchSummary:
@@ -106,5 +92,5 @@ def published(html: str) -> str | None:
     """The latest month of a page's publication history (published, updated, reaffirmed) as `YYYY-MM`; None when
     the page shows none. The extractor's own date guess is not used: on these pages it takes the footer's
     copyright year."""
-    months = [f"{year}-{MONTHS.index(month) + 1:02d}" for month, year in DATED.findall(html)]
+    months = [f"{year}-{site.MONTHS.index(month) + 1:02d}" for month, year in DATED.findall(html)]
     return max(months, default=None)

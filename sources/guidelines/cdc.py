@@ -162,9 +162,7 @@ def fetch_media(
     except HttpError as error:
         summary.fail(error.url, error.reason)
         return
-    record = site.save_bundle(record_url, pages, dest, log)
-    summary.downloaded += 1
-    summary.bytes += record.bytes
+    site.save_bundle(record_url, pages, dest, log, summary)
 
 
 def json_page(client: PoliteClient, url: str) -> Page:

@@ -29,7 +29,7 @@ import lxml.html
 from lxml import etree
 
 from gap_replay.documents import Document
-from gap_replay.http import HttpError, PoliteClient, RobotsDisallowed
+from gap_replay.http import PoliteClient
 from gap_replay.recipe import OrganisationConfig
 from gap_replay.sources.base import FetchSummary, ParseError
 from gap_replay.sources.guidelines import site
@@ -69,25 +69,10 @@ def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> Fe
 def statement_urls(client: PoliteClient, start: str, summary: FetchSummary) -> list[str]:
     """The statements listed on every index page reachable from `start`, sorted; index pages that fail are counted
     in `summary`, and finding no statement at all is a failure."""
-    queue = [start]
-    seen: set[str] = set()
-    found: set[str] = set()
-    while queue and len(seen) < MAX_PAGES:
-        url = queue.pop(0)
-        if url in seen:
-            continue
-        seen.add(url)
-        try:
-            page = client.get(url)
-        except RobotsDisallowed:
-            summary.disallowed += 1
-            continue
-        except HttpError as error:
-            summary.fail(url, f"index page failed: {error.reason}")
-            continue
-        found.update(entry_links(page.content, page.url))
-        links = site.page_links(page.content, page.url)
-        queue.extend(link for link in links if link not in seen and any(re.search(p, link) for p in FOLLOW))
+    listing = site.Listing(start=(start,), documents=(), follow=FOLLOW, max_pages=MAX_PAGES)
+    found = {
+        link for page in site.listing_pages(client, listing, summary) for link in entry_links(page.content, page.url)
+    }
     if not found:
         summary.fail(start, "the index pages list no statement to collect")
     return sorted(found)

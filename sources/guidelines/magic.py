@@ -100,9 +100,7 @@ def fetch(config: OrganisationConfig, raw_dir: Path, client: PoliteClient) -> Fe
         except HttpError as error:
             summary.fail(url, error.reason)
             continue
-        record = site.save_bundle(url, pages, dest, log)
-        summary.downloaded += 1
-        summary.bytes += record.bytes
+        site.save_bundle(url, pages, dest, log, summary)
     return summary
 
 

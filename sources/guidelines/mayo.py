@@ -120,9 +120,7 @@ def fetch_condition(url: str, dest: Path, client: PoliteClient, log: FetchLog, s
     except HttpError as error:
         summary.fail(url, error.reason)
         return
-    record = site.save_bundle(url, pages, dest, log)
-    summary.downloaded += 1
-    summary.bytes += record.bytes
+    site.save_bundle(url, pages, dest, log, summary)
 
 
 def section_pages(client: PoliteClient, url: str) -> list[Page]:

@@ -196,9 +196,7 @@ def collect(
             summary.fail(product.url, error.reason)
             continue
         if pages is not None:
-            record = site.save_bundle(product.url, pages, dest, log)
-            summary.downloaded += 1
-            summary.bytes += record.bytes
+            site.save_bundle(product.url, pages, dest, log, summary)
 
 
 def _api_bundle(client: PoliteClient, headers: dict[str, str], first: Page) -> list[Page] | None:

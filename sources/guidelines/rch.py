@@ -61,21 +61,7 @@ LISTING = site.Listing(start=(START_URL,), documents=(GUIDELINE,), follow=(LETTE
 BODY = "//div[@id='content']//div[contains(concat(' ', normalize-space(@class), ' '), ' widgetBody ')]"
 # The guideline ends where the material for parents and the reference list begin.
 STOP_HEADINGS = re.compile(r"(?i)^\s*(parent information|references)\s*$")
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-LAST_UPDATED = re.compile(rf"(?i)^\s*last updated:?\s+(?:(\d{{1,2}})\s+)?({'|'.join(MONTHS)})\s+(\d{{4}})\b")
+LAST_UPDATED = re.compile(rf"(?i)^\s*last updated:?\s+(?:(\d{{1,2}})\s+)?({'|'.join(site.MONTHS)})\s+(\d{{4}})\b")
 MODIFIED = "//head/meta[@name='DCTERMS.modified']/@content"
 STUB_MAX_WORDS = 60  # a merged guideline's page: a sentence or two pointing to the guideline that replaced it
 
@@ -155,7 +141,7 @@ def _last_updated(body: lxml.html.HtmlElement) -> str | None:
         if match:
             element.drop_tree()
             day, month, year = match.groups()
-            month_number = MONTHS.index(month.capitalize()) + 1
+            month_number = site.MONTHS.index(month.capitalize()) + 1
             return f"{year}-{month_number:02d}-{int(day):02d}" if day else f"{year}-{month_number:02d}"
     return None
 

@@ -38,6 +38,9 @@ NAME = "guidelines"
 MAX_SITEMAPS = 1000
 BUNDLE_FORMAT = "gap-replay-bundle/1"
 PAGE_SUFFIXES = (".pdf", ".html", ".htm")  # a URL's own extension, replaced by the raw file's
+# Month names, for the visible dates of English-language sites.
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")  # fmt: skip
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -150,12 +153,12 @@ def page_links(html: bytes, base: str) -> list[str]:
     return list(links)
 
 
-def listing_urls(client: PoliteClient, listing: Listing, summary: FetchSummary) -> list[str]:
-    """The document URLs an organisation's index pages link to, walking follow-links breadth first; a listing page
-    that fails is counted in `summary`, and a walk that finds no document is a failure."""
+def listing_pages(client: PoliteClient, listing: Listing, summary: FetchSummary) -> Iterator[Page]:
+    """The index pages of an organisation, breadth first from its start pages through the links matching `follow`
+    (and neither `exclude` nor `documents`); a page that fails is counted in `summary`, one robots.txt forbids as
+    disallowed."""
     queue = list(listing.start)
     seen: set[str] = set()
-    documents: set[str] = set()
     while queue and len(seen) < listing.max_pages:
         url = queue.pop(0)
         if url in seen:
@@ -169,13 +172,24 @@ def listing_urls(client: PoliteClient, listing: Listing, summary: FetchSummary) 
         except HttpError as error:
             summary.fail(url, f"index page failed: {error.reason}")
             continue
+        yield page
         for link in page_links(page.content, page.url):
-            if any(re.search(pattern, link) for pattern in listing.exclude):
+            if link in seen or not any(re.search(pattern, link) for pattern in listing.follow):
                 continue
-            if any(re.search(pattern, link) for pattern in listing.documents):
-                documents.add(link)
-            elif link not in seen and any(re.search(pattern, link) for pattern in listing.follow):
+            if not any(re.search(pattern, link) for pattern in (*listing.exclude, *listing.documents)):
                 queue.append(link)
+
+
+def listing_urls(client: PoliteClient, listing: Listing, summary: FetchSummary) -> list[str]:
+    """The document URLs an organisation's index pages link to (`listing.documents`, not `listing.exclude`); a walk
+    that finds no document is a failure."""
+    documents = {
+        link
+        for page in listing_pages(client, listing, summary)
+        for link in page_links(page.content, page.url)
+        if any(re.search(pattern, link) for pattern in listing.documents)
+        and not any(re.search(pattern, link) for pattern in listing.exclude)
+    }
     if not documents:
         summary.fail(", ".join(listing.start), "the index pages link to no document to collect")
     return sorted(documents)
@@ -266,9 +280,11 @@ def bundle_current(log: FetchLog, url: str, dest: Path) -> bool:
     return previous.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
 
 
-def save_bundle(url: str, pages: Sequence[Page], dest: Path, log: FetchLog) -> FetchRecord:
+def save_bundle(
+    url: str, pages: Sequence[Page], dest: Path, log: FetchLog, summary: FetchSummary | None = None
+) -> FetchRecord:
     """Keep the API responses that make one document together as one raw file (their bodies verbatim, as text),
-    written atomically and logged under `url`, the response that names the document."""
+    written atomically and logged under `url`, the response that names the document; counted in `summary`."""
     bundle = {
         "format": BUNDLE_FORMAT,
         "url": url,
@@ -298,6 +314,9 @@ def save_bundle(url: str, pages: Sequence[Page], dest: Path, log: FetchLog) -> F
         ok=True,
     )
     log.append(record)
+    if summary is not None:
+        summary.downloaded += 1
+        summary.bytes += record.bytes
     return record
 
 

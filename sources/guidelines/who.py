@@ -139,9 +139,7 @@ def fetch_iris(limit: int | None, raw_dir: Path, client: PoliteClient) -> FetchS
         except HttpError as error:
             summary.fail(error.url, error.reason)
             continue
-        record = site.save_bundle(pdf.content_url, answers, dest, log)
-        summary.downloaded += 1
-        summary.bytes += record.bytes
+        site.save_bundle(pdf.content_url, answers, dest, log, summary)
     return summary
 
 

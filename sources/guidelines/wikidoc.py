@@ -210,9 +210,7 @@ def fetch_batch(
     except HttpError as error:
         summary.fail(url, error.reason)
         return
-    record = site.save_bundle(url, pages, dest, log)
-    summary.downloaded += 1
-    summary.bytes += record.bytes
+    site.save_bundle(url, pages, dest, log, summary)
 
 
 # --- parse -------------------------------------------------------------------------------------------------------

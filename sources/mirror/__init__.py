@@ -7,36 +7,18 @@ loopback port, and the polite client, given `mirror=<base url>`, sends `https://
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gap_replay.sources.mirror import (
-    aafp,
-    cco,
-    cdc,
-    cma,
-    cps,
-    drugs,
-    guidelinecentral,
-    icrc,
-    idsa,
-    magic,
-    mayo,
-    nice,
-    pmc,
-    pubmed,
-    rch,
-    redpajama,
-    spor,
-    who,
-    wikidoc,
-)
+from gap_replay.sources.guidelines import KEYS
+from gap_replay.sources.mirror import pmc, pubmed, redpajama
 
 DATA = Path(__file__).parent / "data"
 PUBLISHED = datetime(2026, 11, 2, tzinfo=UTC).timestamp()  # the mirror's files' modification time
-GUIDELINES = (aafp, cco, cdc, cma, cps, drugs, guidelinecentral, icrc, idsa, magic, mayo, nice, rch, spor, who, wikidoc)
+GUIDELINES = tuple(importlib.import_module(f"{__name__}.{key}") for key in KEYS)  # a stand-in per organisation
 BUILDERS = (pubmed.build, pmc.build, *(organisation.build for organisation in GUIDELINES), redpajama.build)
 
 
