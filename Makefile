@@ -38,6 +38,7 @@ test: install-dev
 bench: install-dev
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m gap_replay.bench
 	$(PYTHON) -m gap_replay.bench_parse
+	$(PYTHON) -m gap_replay.bench_lang
 
 cards: install
 	$(VENV)/bin/gap-replay card --recipe $(RECIPE)

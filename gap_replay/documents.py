@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from gap_replay.files import atomic_path
 
-SOURCES = ("guidelines", "pubmed", "pmc", "replay")
+SOURCES = ("guidelines", "pubmed", "pmc", "local", "replay")
 
 
 @dataclass

@@ -26,6 +26,7 @@ Name = Annotated[str, Field(pattern=SAFE_NAME)]
 # Upper bounds keep a typo from sizing memory or work without end (`epochs: 1e6`, `limit: 1e12`).
 MAX_FILES = 10_000_000
 MAX_DOCUMENTS = 100_000_000
+SOURCE_NAMES = ("guidelines", "pubmed", "pmc", "local", "replay")
 
 
 class Strict(BaseModel):
@@ -154,22 +155,61 @@ class ReplayConfig(SourceConfig):
     max_documents_per_file: Annotated[int, Field(ge=1, le=MAX_DOCUMENTS)] | None = None
 
 
+class LocalFields(Strict):
+    """Which field of an input row holds each part of the record; `id` and `text` are required in every row, the
+    others are read when the row has them (None: never)."""
+
+    id: str = "id"
+    text: str = "text"
+    title: str | None = "title"
+    url: str | None = "url"
+    date: str | None = "date"
+    license: str | None = "license"
+    lang: str | None = None
+
+
+class LocalConfig(SourceConfig):
+    """A collection of one's own (JSONL, JSONL.gz or Parquet files; paths or globs, local or gs:// / s3://), curated
+    and built like any other source. Its ids are kept (`local/<name>:<id>`); rows without a licence of their own
+    take `license`."""
+
+    enabled: bool = False
+    name: Name = "local"
+    paths: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    fields: LocalFields = LocalFields()
+    license: str | None = None
+    redistributable: bool = False
+
+    @model_validator(mode="after")
+    def _paths_when_enabled(self) -> LocalConfig:
+        if self.enabled and not self.paths:
+            raise ValueError("an enabled local source names its files in `paths`")
+        return self
+
+
 class SourcesConfig(Strict):
     pubmed: PubMedConfig = PubMedConfig()
     pmc: PmcConfig = PmcConfig()
     guidelines: GuidelinesConfig = GuidelinesConfig()
+    local: LocalConfig = LocalConfig()
     replay: ReplayConfig = ReplayConfig()
 
     def enabled(self) -> list[str]:
-        return [name for name in ("guidelines", "pubmed", "pmc", "replay") if getattr(self, name).enabled]
+        return [name for name in SOURCE_NAMES if getattr(self, name).enabled]
 
 
 class LanguageConfig(Strict):
-    """Keep documents in these languages; detection runs on a prefix unless the source states the language."""
+    """Keep documents in these languages, decided from the text: a fastText language-ID model (or langdetect) on a
+    prefix, kept when its confidence reaches `min_confidence` (or the source's own threshold). A source's stated
+    language is used instead only for the sources in `trust_stated`, those whose stated language is the text's
+    (PubMed's `<Language>` is the article's, not its abstract's, so PubMed is not one of them by default)."""
 
     keep: list[str] = ["en"]
+    detector: Literal["fasttext", "langdetect"] = "fasttext"
     prefix_chars: Annotated[int, Field(ge=100, le=1_000_000)] = 2000
-    trust_stated: bool = True
+    min_confidence: Fraction = 0.5
+    source_min_confidence: dict[str, Fraction] = Field(default_factory=dict)
+    trust_stated: list[str] = Field(default_factory=list)
 
 
 class MinHashConfig(Strict):
@@ -181,6 +221,14 @@ class MinHashConfig(Strict):
     rows: Annotated[int, Field(ge=1, le=1024)] = 8
     ngram: Annotated[int, Field(ge=1, le=64)] = 5
     seed: int = 1
+    # Connected components of the duplicate graph: on the driver when it has at most `driver_max_edges` edges
+    # (`auto`), else in Beam in at most `max_rounds` rounds; `beam` and `driver` force one way.
+    components: Literal["auto", "beam", "driver"] = "auto"
+    driver_max_edges: Annotated[int, Field(ge=0, le=100_000_000)] = 1_000_000
+    max_rounds: Annotated[int, Field(ge=1, le=1000)] = 64
+    # Candidate pairs from LSH are kept as duplicates only when their exact Jaccard similarity (of shingle sets)
+    # reaches this; None trusts LSH.
+    verify_jaccard: Fraction | None = None
 
     @model_validator(mode="after")
     def _bands_fill_permutations(self) -> MinHashConfig:
@@ -189,11 +237,35 @@ class MinHashConfig(Strict):
         return self
 
 
+class BenchmarkConfig(Strict):
+    """One benchmark to keep out of the corpus: JSONL rows (`question`, `options`, ...) or a Hugging Face dataset
+    folder, and optionally a file of ids whose documents must not enter the corpus (PubMedQA's PMIDs), with the
+    id prefix those ids take in the corpus (`pubmed:`)."""
+
+    name: Name
+    path: str
+    ids: str | None = None
+    id_prefix: str = "pubmed:"
+
+
+class DecontaminationConfig(Strict):
+    """Benchmark decontamination: word `ngram`-gram candidates against an index of every benchmark question and
+    option, each verified (the share of the benchmark item's n-grams the document holds reaches `min_coverage`),
+    plus id blocklists. Per source the document is dropped or the matched span cut with `margin_words` around it."""
+
+    enabled: bool = False
+    benchmarks: list[BenchmarkConfig] = Field(default_factory=list)
+    ngram: Annotated[int, Field(ge=5, le=50)] = 13
+    min_coverage: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    action: dict[str, Literal["drop", "cut"]] = Field(default_factory=dict)
+    margin_words: Annotated[int, Field(ge=0, le=10_000)] = 50
+
+
 class DedupConfig(Strict):
     prefer_full_text: bool = True
     exact: bool = True
     minhash: MinHashConfig = MinHashConfig()
-    source_priority: list[str] = ["pmc", "guidelines", "pubmed", "replay"]
+    source_priority: list[str] = ["pmc", "guidelines", "pubmed", "local", "replay"]
 
 
 MAX_EPOCHS = 100.0
@@ -239,6 +311,7 @@ class Recipe(Strict):
     sources: SourcesConfig = SourcesConfig()
     language: LanguageConfig = LanguageConfig()
     dedup: DedupConfig = DedupConfig()
+    decontamination: DecontaminationConfig = DecontaminationConfig()
     mix: MixConfig = MixConfig()
     split: SplitConfig = SplitConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
@@ -247,7 +320,7 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _epochs_name_sources(self) -> Recipe:
-        unknown = sorted(set(self.mix.epochs) - {"guidelines", "pubmed", "pmc", "replay"})
+        unknown = sorted(set(self.mix.epochs) - set(SOURCE_NAMES))
         if unknown:
             raise ValueError(f"mix.epochs names unknown source(s): {', '.join(unknown)}")
         return self
@@ -263,9 +336,8 @@ class Recipe(Strict):
             name: {key: value for key, value in config.items() if key not in FETCH_ONLY}
             for name, config in dump["sources"].items()
         }
-        return {key: dump[key] for key in ("seed", "write_rejects", "curated_shards", "language", "dedup")} | {
-            "sources": sources
-        }
+        keys = ("seed", "write_rejects", "curated_shards", "language", "dedup", "decontamination")
+        return {key: dump[key] for key in keys} | {"sources": sources}
 
     def build_settings(self) -> dict[str, Any]:
         """What build's result depends on besides the curated corpus."""

@@ -22,18 +22,19 @@ from gap_replay.beam import counters
 from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText
 from gap_replay.beam.filters import ApplyQualityRules, CleanDocuments, DetectLanguage
 from gap_replay.beam.io import WriteCurated, match_paths
-from gap_replay.beam.parse import DELETIONS, ParseFiles
+from gap_replay.beam.parse import DELETIONS, ParseFiles, Spread
 from gap_replay.beam.rejects import REJECTS, WriteRejects
 from gap_replay.cards import dataset_card
 from gap_replay.documents import Document
 from gap_replay.pipelines.options import pipeline_options, run_to_completion
 from gap_replay.pipelines.stats import write_stats
 from gap_replay.recipe import Recipe
-from gap_replay.sources import parser_key, source_module
+from gap_replay.sources import local, parser_key, source_module
 
 log = logging.getLogger(__name__)
 
 STAGE = "curate"
+LOCAL = local.NAME
 PARSE_ERRORS = "parse_errors"
 
 
@@ -46,11 +47,14 @@ def matches(relative: str, pattern: str) -> bool:
 
 
 def raw_inputs(recipe: Recipe, fetched: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(parser key, path) of every raw file of the enabled sources that fetch's record lists, sorted. A source
-    without any is an error: fetch failed for it, or never ran for it."""
+    """(parser key, path) of every raw file of the enabled sources that fetch's record lists, and of the local
+    collection's files, sorted. A fetched source without any raw file is an error: fetch failed for it, or never
+    ran for it."""
     output = recipe.output_dir
-    inputs = []
-    for source in recipe.sources.enabled():
+    inputs = (
+        [(LOCAL, path) for path, _ in local.input_files(recipe.sources.local)] if recipe.sources.local.enabled else []
+    )
+    for source in fetched_sources(recipe):
         prefix = f"raw/{source}/"
         patterns = source_module(source).RAW_PATTERNS
         found = [
@@ -72,6 +76,11 @@ def _count_kept(doc: Document) -> Document:
     return doc
 
 
+def fetched_sources(recipe: Recipe) -> list[str]:
+    """The enabled sources fetch downloads (all but a local collection, which is read where it is)."""
+    return [source for source in recipe.sources.enabled() if source != LOCAL]
+
+
 class Curate(beam.PTransform):
     """(parser key, raw path) pairs -> {"documents": curated Documents, "rejects": reject records}."""
 
@@ -86,11 +95,21 @@ class Curate(beam.PTransform):
         limits = {"replay": sources.replay.max_documents_per_file}
         priority = recipe.dedup.source_priority
 
-        options = {"pmc": {"max_table_cells": sources.pmc.max_table_cells}}
+        options = {
+            "pmc": {"max_table_cells": sources.pmc.max_table_cells},
+            LOCAL: {
+                "collection": sources.local.name,
+                "fields": sources.local.fields.model_dump(),
+                "license": sources.local.license,
+                "redistributable": sources.local.redistributable,
+            },
+        }
         parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits, options)).with_outputs(
             REJECTS, DELETIONS, main="documents"
         )
-        cleaned = parsed.documents | "Clean" >> beam.ParDo(
+        # A file's documents leave its worker here, so one large file (a local collection) is curated on all workers.
+        spread = parsed.documents | "Spread" >> Spread()
+        cleaned = spread | "Clean" >> beam.ParDo(
             CleanDocuments({name: config.clean for name, config in configs.items()})
         ).with_outputs(REJECTS, main="documents")
         languages = cleaned.documents | "Language" >> beam.ParDo(DetectLanguage(recipe.language)).with_outputs(
@@ -130,7 +149,9 @@ def run_curate(
     """Run curate for a recipe and publish its output; returns (and writes to `stats.json`) the per-source counts."""
     output = recipe.output_dir
     with stages.claim(output, force):
-        fetched, fetch_sha256 = stages.require(output, "fetch", needed_by=STAGE)
+        fetched, fetch_sha256 = {"files": []}, None
+        if fetched_sources(recipe):
+            fetched, fetch_sha256 = stages.require(output, "fetch", needed_by=STAGE)
         inputs = raw_inputs(recipe, fetched)
         with stages.Publisher(output, STAGE) as publisher:
             staging = str(publisher.staging)
@@ -155,9 +176,13 @@ def run_curate(
                 dataset_card(recipe.name, recipe.sources.enabled()), encoding="utf-8"
             )
             summary = {"raw_files": len(inputs), "sources": sources, "parse_errors": _parse_errors(staging)}
+            if recipe.sources.local.enabled:
+                summary["local_files"] = [
+                    {"path": path, "bytes": size} for path, size in local.input_files(recipe.sources.local)
+                ]
             publisher.publish(
                 settings=recipe.curate_settings(),
-                inputs={"fetch": fetch_sha256},
+                inputs={"fetch": fetch_sha256} if fetch_sha256 else {},
                 summary=summary,
                 recipe={"name": recipe.name, "sha256": recipe_sha256},
             )

@@ -16,6 +16,7 @@ MODULES = {
     "guidelines": "gap_replay.sources.guidelines",
     "pubmed": "gap_replay.sources.pubmed",
     "pmc": "gap_replay.sources.pmc",
+    "local": "gap_replay.sources.local",
     "replay": "gap_replay.sources.replay",
 }
 
@@ -23,7 +24,7 @@ Parser = Callable[..., Iterator[Document | Deletion]]
 
 
 def source_module(source: str) -> ModuleType:
-    """The module of a top-level source (`pubmed`, `pmc`, `guidelines`, `replay`)."""
+    """The module of a top-level source (`pubmed`, `pmc`, `guidelines`, `local`, `replay`)."""
     if source not in MODULES:
         raise KeyError(f"unknown source {source!r}; known: {', '.join(sorted(MODULES))}")
     return importlib.import_module(MODULES[source])

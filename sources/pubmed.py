@@ -4,7 +4,9 @@ Fetch reads NCBI's folder listings and downloads each file against its `.md5`. P
 and feeds them to an `lxml` pull parser, clearing each record once it is turned into a Document, so memory stays
 flat on a 200 MB file. A record is read by one walk over the children that matter, not by path lookups (each
 `find` costs about as much as reading a whole field). Both the current `PubmedArticleSet` layout and the legacy
-(2016) `MedlineCitationSet` one are read. Articles without abstract text yield nothing.
+(2016) `MedlineCitationSet` one are read. Articles without abstract text yield nothing. `lang` is left unset:
+`<Language>` is the article's language, not its abstract's (the abstract of a Chinese or Japanese article is
+usually English), so it is kept as `meta["article_language"]` and curate decides `lang` from the text.
 
 Update semantics: every Document carries `meta["revision"]`, the year and number of the file it came from (NLM
 numbers update files after the baseline), and each PMID of a `DeleteCitation` block becomes a `Deletion` with that same
@@ -27,6 +29,7 @@ from gap_replay.documents import Document
 from gap_replay.http import FetchLog, HttpError, PoliteClient
 from gap_replay.recipe import PubMedConfig
 from gap_replay.sources.base import Deletion, FetchSummary, ParseError, fetch_log
+from gap_replay.text.lang import iso639_1
 
 NAME = "pubmed"
 RAW_PATTERNS = ("**/*.xml.gz", "**/*.xml")
@@ -47,18 +50,6 @@ FEED_BYTES = 1 << 20  # at most this much XML per feed, so a highly compressed s
 
 RETRACTION_TYPES = frozenset({"Retraction of Publication", "Retracted Publication"})
 RETRACTION_REFS = frozenset({"RetractionOf", "RetractionIn"})
-
-# NLM's `Language` codes (MARC / ISO 639-2 bibliographic) to ISO 639-1; codes not listed are kept as given.
-LANGUAGES = {
-    "afr": "af", "alb": "sq", "ara": "ar", "arm": "hy", "aze": "az", "baq": "eu", "bel": "be", "ben": "bn",
-    "bos": "bs", "bul": "bg", "cat": "ca", "chi": "zh", "cze": "cs", "dan": "da", "dut": "nl", "eng": "en",
-    "epo": "eo", "est": "et", "fin": "fi", "fre": "fr", "geo": "ka", "ger": "de", "gle": "ga", "glg": "gl",
-    "gre": "el", "heb": "he", "hin": "hi", "hrv": "hr", "hun": "hu", "ice": "is", "ind": "id", "ita": "it",
-    "jpn": "ja", "kaz": "kk", "kor": "ko", "lat": "la", "lav": "lv", "lit": "lt", "mac": "mk", "may": "ms",
-    "mlt": "mt", "mon": "mn", "nor": "no", "per": "fa", "pol": "pl", "por": "pt", "pus": "ps", "rum": "ro",
-    "rus": "ru", "san": "sa", "scc": "sr", "scr": "hr", "slo": "sk", "slv": "sl", "spa": "es", "srp": "sr",
-    "swe": "sv", "tha": "th", "tur": "tr", "ukr": "uk", "urd": "ur", "uzb": "uz", "vie": "vi", "wel": "cy",
-}  # fmt: skip
 
 MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
@@ -230,11 +221,6 @@ def pub_date(element: etree._Element | None) -> str | None:
         return f"{year}-{month:02d}"
 
 
-def language_code(code: str) -> str:
-    """ISO 639-1 for an NLM three-letter language code; an unknown code is returned as given."""
-    return LANGUAGES.get(code.lower(), code)
-
-
 def revision_of(name: str) -> int:
     """YYNNNN of a file named `pubmedYYnNNNN...` (or `medlineYYnNNNN...`); else 0.
 
@@ -327,7 +313,6 @@ def record_document(record: etree._Element, name: str, revision: int = 0) -> Doc
         url=ARTICLE_URL.format(pmid=pmid),
         license=LICENSE,
         date=date,
-        lang=language_code(languages[0]) if languages else None,
         meta={
             "pmid": pmid,
             "version": int(version) if version.isdigit() else 1,
@@ -346,6 +331,7 @@ def record_document(record: etree._Element, name: str, revision: int = 0) -> Doc
             "doi": _doi(ids, described.get("ELocationID", [])),
             "pmcid": _pmcid(ids, cited.get("OtherID", [])),
             "languages": languages,
+            "article_language": iso639_1(languages[0]) if languages else None,
             "retracted": _retracted(types, _first(cited, "CommentsCorrectionsList")),
             "file": name.replace("\\", "/").rsplit("/", 1)[-1],
         },

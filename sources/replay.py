@@ -9,25 +9,21 @@ Parquet, one batch at a time; `meta` may be an object or a JSON string (as in Hu
 from __future__ import annotations
 
 import datetime
-import gzip
 import hashlib
-import io
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.http import HttpError, PoliteClient
 from gap_replay.recipe import ReplayConfig
-from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
+from gap_replay.sources.base import FetchSummary, fetch_log
+from gap_replay.sources.rows import parse_rows, read_rows
 
 NAME = "replay"
 RAW_PATTERNS = ("**/*.jsonl", "**/*.jsonl.gz", "**/*.parquet")
@@ -41,8 +37,6 @@ LICENSES = {
 }
 SUBSETS = ("arxiv", "book", "c4", "common_crawl", "github", "stackexchange", "wikipedia")  # RedPajama-v1's seven
 COLUMNS = ("text", "meta", "red_pajama_subset")
-BATCH_ROWS = 1024
-REPORTED_ERRORS = 5
 SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 ISO_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 
@@ -157,54 +151,7 @@ def to_document(row: dict[str, Any], folder: str | None) -> Document | None:
     )
 
 
-def _json_rows(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    """(line label, decoded JSON or the exception) for each non-blank line."""
-    for number, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield f"line {number}", json.loads(raw)
-        except ValueError as error:  # UnicodeDecodeError is a ValueError too
-            yield f"line {number}", ValueError(f"not JSON ({error})")
-
-
-def _parquet_rows(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
-    source = stream if stream.seekable() else io.BytesIO(stream.read())
-    parquet = pq.ParquetFile(source)
-    columns = [name for name in COLUMNS if name in parquet.schema_arrow.names]
-    number = 0
-    for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-        for row in batch.to_pylist():
-            number += 1
-            yield f"row {number}", row
-
-
 def parse(stream: BinaryIO, name: str) -> Iterator[Document]:
     """Documents of one RedPajama file (`.jsonl`, `.jsonl.gz`, `.parquet`); bad records are reported at the end."""
     folder = folder_subset(name)
-    bad: list[str] = []
-    count = 0
-    try:
-        if name.endswith(".parquet"):
-            rows = _parquet_rows(stream)
-        elif name.endswith(".gz"):
-            rows = _json_rows(gzip.GzipFile(fileobj=stream))
-        else:
-            rows = _json_rows(stream)
-        for label, row in rows:
-            try:
-                if isinstance(row, Exception):
-                    raise row
-                document = to_document(row, folder)
-            except ValueError as error:
-                count += 1
-                if len(bad) < REPORTED_ERRORS:
-                    bad.append(f"{label}: {error}")
-                continue
-            if document is not None:
-                yield document
-    except (OSError, EOFError, zlib.error, pa.ArrowException) as error:
-        raise ParseError(f"{name}: damaged file ({type(error).__name__}: {error})") from None
-    if count:
-        more = f"; {count - len(bad)} more" if count > len(bad) else ""
-        raise ParseError(f"{name}: skipped {count} malformed record(s): {'; '.join(bad)}{more}")
+    return parse_rows(read_rows(stream, name, COLUMNS), name, lambda row: to_document(row, folder))

@@ -167,7 +167,7 @@ def test_record_fields_follow_the_document_contract(articles):
     assert (document.id, document.source, document.subsource) == ("pubmed:101", "pubmed", "pubmed")
     assert document.url == "https://pubmed.ncbi.nlm.nih.gov/101/"
     assert document.license == "NLM-PubMed-terms"
-    assert (document.date, document.lang) == ("2024-03-07", "en")
+    assert (document.date, document.lang) == ("2024-03-07", None)
     assert document.meta == {
         "pmid": "101",
         "version": 2,
@@ -180,6 +180,7 @@ def test_record_fields_follow_the_document_contract(articles):
         "doi": "10.1000/jcm.2024.101",
         "pmcid": "PMC9000101",
         "languages": ["eng"],
+        "article_language": "en",
         "retracted": False,
         "file": "articles.xml",
     }
@@ -190,7 +191,7 @@ def test_non_english_article_keeps_its_own_abstract_not_the_other_abstract(artic
     assert document.title == "[Management of community-acquired pneumonia in general practice]."
     assert "La pneumonie communautaire" in document.text
     assert "Community-acquired pneumonia remains" not in document.text
-    assert (document.lang, document.meta["languages"]) == ("fr", ["fre", "eng"])
+    assert (document.meta["article_language"], document.meta["languages"]) == ("fr", ["fre", "eng"])
     assert document.meta["doi"] == "10.1000/revmed.103"
     assert document.date == "2023-12"
 
@@ -211,7 +212,7 @@ def test_legacy_medline_citation_set_is_parsed():
         "Vitamin D status in elderly hospital inpatients.\n\n"
         "Deficiency was found in 64% of 310 inpatients older than 75 years."
     )
-    assert (document.date, document.lang) == ("2015-10", "it")
+    assert (document.date, document.meta["article_language"]) == ("2015-10", "it")
     assert (document.meta["doi"], document.meta["pmcid"]) == ("10.1000/ami.201", "PMC4600201")
 
 
@@ -242,17 +243,43 @@ def test_pub_date_variants_become_iso_dates(pub_date, expected):
     assert pub_date_of(pub_date) == expected
 
 
+def with_language(*codes: str) -> bytes:
+    """One article with an English abstract whose `<Language>` elements hold `codes`."""
+    languages = "".join(f"<Language>{code}</Language>" for code in codes)
+    return (
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID Version='1'>7</PMID><Article>"
+        "<ArticleTitle>Trial</ArticleTitle><Abstract><AbstractText>Outcome improved.</AbstractText></Abstract>"
+        f"{languages}</Article></MedlineCitation></PubmedArticle></PubmedArticleSet>"
+    ).encode()
+
+
 @pytest.mark.parametrize(
     ("code", "expected"),
     [("eng", "en"), ("fre", "fr"), ("ger", "de"), ("spa", "es"), ("chi", "zh"), ("jpn", "ja"), ("dut", "nl")],
 )
-def test_nlm_language_codes_map_to_iso_639_1(code, expected):
-    assert pubmed.language_code(code) == expected
+def test_stated_language_is_kept_as_the_article_language_in_iso_639_1(code, expected):
+    [document] = parse_bytes(with_language(code), "articles.xml")
+    assert (document.meta["article_language"], document.meta["languages"]) == (expected, [code])
 
 
-@pytest.mark.parametrize("code", ["ENG", "und", "xyz"])
-def test_language_code_case_is_ignored_and_unknown_codes_are_kept(code):
-    assert pubmed.language_code(code) == ("en" if code == "ENG" else code)
+@pytest.mark.parametrize(("codes", "expected"), [(("ENG",), "en"), (("und",), None), (("xyz",), None), ((), None)])
+def test_article_language_ignores_case_and_is_none_when_unknown_or_absent(codes, expected):
+    [document] = parse_bytes(with_language(*codes), "articles.xml")
+    assert document.meta["article_language"] == expected
+
+
+def test_the_first_stated_language_is_the_article_language():
+    [document] = parse_bytes(with_language("chi", "eng"), "articles.xml")
+    assert document.meta["article_language"] == "zh"
+
+
+def test_pubmed_leaves_lang_to_the_text_whatever_the_article_language(articles):
+    assert {pmid: (d.lang, d.meta["article_language"]) for pmid, d in articles.items()} == {
+        "101": (None, "en"),
+        "103": (None, "fr"),
+        "104": (None, "en"),
+        "105": (None, "en"),
+    }
 
 
 def test_gzip_is_detected_by_content_not_by_name():
@@ -428,7 +455,7 @@ def test_legacy_sample_reads_all_604_records(samples):
     assert root.tag == "MedlineCitationSet"
     assert len(sample_citations(root)) == 604
     assert len(documents) == 526
-    assert {d.lang for d in documents} == {"en", "it"}
+    assert {d.meta["article_language"] for d in documents} == {"en", "it"}
     assert parse_all(SAMPLES / "medline16n0902.xml.gz")[-1] == Deletion(id="pubmed:26432306", revision=160902)
 
 
@@ -436,9 +463,10 @@ def test_legacy_sample_reads_all_604_records(samples):
 def test_sample_languages_and_other_abstracts(samples):
     documents, _ = samples["pubmed21n1298_slice1023.xml.gz"]
     by_pmid = {d.meta["pmid"]: d for d in documents}
-    assert by_pmid["34096016"].lang == "zh"
-    assert by_pmid["30600808"].lang == "es"
-    assert by_pmid["32436023"].lang == "de"
+    chinese = [by_pmid[str(pmid)] for pmid in range(34096016, 34096034)]
+    assert [(d.meta["article_language"], d.lang) for d in chinese] == [("zh", None)] * 18
+    assert by_pmid["30600808"].meta["article_language"] == "es"
+    assert by_pmid["32436023"].meta["article_language"] == "de"
     assert sum(d.meta["pmcid"] is not None for d in documents) > 0
     assert all(d.date and d.date[:4].isdigit() for d in documents)
 
@@ -502,7 +530,7 @@ def test_mirror_holds_the_planted_cases(site):
     assert by_pmid["39000021"].text == f"{HIP_TITLE}\n\n{HIP_ABSTRACT}"
     assert by_pmid["39000021"].meta["file"] == "pubmed26n0002.xml.gz"
     assert "39000007" not in by_pmid
-    assert by_pmid["39000008"].lang == "fr"
+    assert by_pmid["39000008"].meta["article_language"] == "fr"
     assert [d.meta["pmid"] for d in documents if d.meta["retracted"]] == ["39000018"]
     assert by_pmid["39000016"].text == by_pmid["39000010"].text
     near, original = by_pmid["39000020"].text.split(), by_pmid["39000012"].text.split()

@@ -12,7 +12,7 @@ from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.documents import Document
 from gap_replay.recipe import CleanConfig, FilterConfig, LanguageConfig
 from gap_replay.text.clean import clean_document
-from gap_replay.text.lang import document_language
+from gap_replay.text.lang import Detector, language_verdict, load_detector
 from gap_replay.text.quality import build_rules, first_failure
 
 
@@ -36,21 +36,20 @@ class CleanDocuments(beam.DoFn):
 
 
 class DetectLanguage(beam.DoFn):
-    """Sets `lang` (stated by the source, or detected on a prefix) and drops languages the recipe does not keep."""
+    """Sets `lang` (from the text, or as stated by a trusted source) and drops documents whose language the recipe
+    does not keep or whose detected language falls below its confidence threshold."""
 
     def __init__(self, config: LanguageConfig) -> None:
         self._config = config
+        self._detector: Detector | None = None
 
     def setup(self) -> None:
-        from langdetect import DetectorFactory
-
-        DetectorFactory.seed = 0
+        self._detector = load_detector(self._config.detector)
 
     def process(self, doc: Document) -> Iterator[Document | TaggedOutput]:
-        lang, probability, how = document_language(doc, self._config)
-        doc = doc.replace(lang=lang, meta={**doc.meta, "lang_score": round(probability, 3), "lang_by": how})
-        if lang not in self._config.keep:
-            yield _reject(doc, "language", f"{lang or 'unknown'} ({how})")
+        doc, drop = language_verdict(doc, self._config, self._detector)
+        if drop is not None:
+            yield _reject(doc, "language", drop)
         else:
             yield doc
 
