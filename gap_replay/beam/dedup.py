@@ -2,27 +2,47 @@
 duplicates by MinHash LSH.
 
 Survivors follow `survivor_key` (full text over abstract, newest, most permissive licence, ...), never chance.
-Near dedup shuffles only small band keys, links documents that share a band, and resolves connected components on
-one worker from the (sparse) duplicate edges, as datatrove does; documents then learn their cluster by an id join.
+Near dedup shuffles only small band keys and links documents that share a band (optionally only those whose exact
+Jaccard similarity reaches a threshold); `ConnectedComponents` resolves the clusters on one worker when the edges are
+few, else in Beam rounds; each cluster's survivor is chosen from its members' keys, and documents then learn their
+cluster by an id join.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 
 from gap_replay.beam import counters
+from gap_replay.beam.components import (
+    BEAM_EDGES,
+    CHANGED_LABELS,
+    DRIVER_EDGES,
+    NAMESPACE,
+    ROUNDS,
+    ConnectedComponents,
+    counter_totals,
+)
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.dedup.exact import exact_key
-from gap_replay.dedup.minhash import band_keys, connected_components, signature
-from gap_replay.dedup.survivor import survivor_key
+from gap_replay.dedup.minhash import band_keys, hashes_signature, jaccard, shingle_hashes, shingle_set
+from gap_replay.dedup.survivor import choose_survivor, survivor_key
 from gap_replay.documents import Document
 from gap_replay.recipe import MinHashConfig
 
 Edge = tuple[str, str]
+# Tagged outputs of near dedup: each document's shingle set (for verification), each candidate's survivor key.
+SHINGLES = "shingles"
+KEYS = "keys"
+# Counters (namespace `gap_replay.near_dedup`) of the candidate pairs checked by exact Jaccard, and those dropped.
+CANDIDATE_PAIRS = "jaccard/checked"
+DISSIMILAR_PAIRS = "jaccard/dissimilar"
 
 
 def _reject_duplicates(survivor: Document, duplicates: Iterable[Document], reason: str) -> Iterator[TaggedOutput]:
@@ -155,58 +175,103 @@ class PreferFullText(beam.PTransform):
 
 
 class _BandKeys(beam.DoFn):
-    """Document -> ((band, digest), (id, survivor key)) for each LSH band of its MinHash signature."""
+    """Document -> ((band, digest), (id, survivor key)) for each LSH band of its MinHash signature; when pairs are
+    verified, also (id, shingle set), from the shingle hashes the signature is made of (the text is read once)."""
 
     def __init__(self, config: MinHashConfig, source_priority: Sequence[str]) -> None:
         self._config = config
         self._priority = tuple(source_priority)
 
-    def process(self, doc: Document) -> Iterator[tuple[tuple[int, bytes], tuple[str, tuple]]]:
+    def process(self, doc: Document) -> Iterator[tuple[tuple[int, bytes], tuple[str, tuple]] | TaggedOutput]:
+        hashes = shingle_hashes(doc.text, self._config.ngram)
         member = (doc.id, survivor_key(doc, self._priority))
-        for band in band_keys(signature(doc.text, self._config), self._config.bands, self._config.rows):
+        for band in band_keys(hashes_signature(hashes, self._config), self._config.bands, self._config.rows):
             yield band, member
+        if self._config.verify_jaccard is not None:
+            yield TaggedOutput(SHINGLES, (doc.id, shingle_set(hashes)))
 
 
-def _bucket_edges(bucket: tuple[Any, Iterable[tuple[str, tuple]]]) -> Iterator[tuple[Edge, dict[str, tuple]]]:
-    """Members of one band bucket -> a star of edges from the smallest id (enough for connectivity)."""
-    members = sorted(dict(bucket[1]).items())
-    for other in members[1:]:
-        yield (members[0][0], other[0]), {members[0][0]: members[0][1], other[0]: other[1]}
+def _bucket_pairs(bucket: tuple[Any, Iterable[tuple[str, tuple]]], every_pair: bool) -> Iterator[Edge | TaggedOutput]:
+    """Members of one band bucket -> candidate pairs, and each member's survivor key. Unverified, a star from the
+    smallest id links the bucket; verified, every pair is a candidate, as a star's centre may match no one."""
+    members = dict(bucket[1])
+    if len(members) < 2:
+        return
+    ids = sorted(members)
+    for member in ids:
+        yield TaggedOutput(KEYS, (member, members[member]))
+    yield from itertools.combinations(ids, 2) if every_pair else ((ids[0], other) for other in ids[1:])
 
 
-class _Components(beam.CombineFn):
-    """Duplicate edges -> {id: (cluster id, survivor id, cluster size)} for every id in a cluster."""
+def _pair_shingles(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[Edge, np.ndarray]]:
+    """(id, {pair, shingles}) -> (pair, the id's shingle set) for each candidate pair the document is in."""
+    _, groups = joined
+    for pair in groups["pair"]:
+        yield pair, groups["shingles"][0]
 
-    def create_accumulator(self) -> tuple[set[Edge], dict[str, tuple]]:
-        return set(), {}
 
-    def add_input(self, accumulator, edge_and_keys):
-        edges, keys = accumulator
-        edge, edge_keys = edge_and_keys
-        edges.add(edge)
-        keys.update(edge_keys)
-        return accumulator
+def _similar(pair_sets: tuple[Edge, Iterable[np.ndarray]], threshold: float) -> Iterator[Edge]:
+    """The pair, when the exact Jaccard similarity of its two shingle sets reaches the threshold; both are counted."""
+    pair, sets = pair_sets
+    first, second = sets
+    Metrics.counter(NAMESPACE, CANDIDATE_PAIRS).inc()
+    if jaccard(first, second) >= threshold:
+        yield pair
+    else:
+        Metrics.counter(NAMESPACE, DISSIMILAR_PAIRS).inc()
 
-    def merge_accumulators(self, accumulators):
-        edges: set[Edge] = set()
-        keys: dict[str, tuple] = {}
-        for more_edges, more_keys in accumulators:
-            edges |= more_edges
-            keys.update(more_keys)
-        return edges, keys
 
-    def extract_output(self, accumulator) -> dict[str, tuple[str, str, int]]:
-        edges, keys = accumulator
-        roots = connected_components(sorted(edges))
-        members: dict[str, list[str]] = {}
-        for node, root in roots.items():
-            members.setdefault(root, []).append(node)
-        assignment: dict[str, tuple[str, str, int]] = {}
-        for root, nodes in members.items():
-            survivor = min(nodes, key=lambda node: keys[node])
-            for node in nodes:
-                assignment[node] = (root, survivor, len(nodes))
-        return assignment
+class _VerifyPairs(beam.PTransform):
+    """{"pairs": candidate pairs, "shingles": (id, shingle set)} -> the distinct pairs whose exact Jaccard similarity
+    reaches `threshold`: pairs meet their documents' shingle sets by an id join, then each other by a pair join."""
+
+    def __init__(self, threshold: float) -> None:
+        super().__init__()
+        self._threshold = threshold
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        by_member = (
+            inputs["pairs"]
+            | "Distinct" >> beam.Distinct()
+            | "ByMember" >> beam.FlatMap(lambda pair: ((pair[0], pair), (pair[1], pair)))
+        )
+        return (
+            {"pair": by_member, "shingles": inputs["shingles"]}
+            | "JoinShingles" >> beam.CoGroupByKey()
+            | "PairShingles" >> beam.FlatMap(_pair_shingles)
+            | "ByPair" >> beam.GroupByKey()
+            | "Similar" >> beam.FlatMap(_similar, self._threshold)
+        )
+
+
+def _member_of_cluster(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, tuple]]]:
+    """(id, {root, key}) -> (root, (id, survivor key)) for a document in a cluster."""
+    member, groups = joined
+    if groups["root"]:
+        yield groups["root"][0], (member, groups["key"][0])
+
+
+def _assign_cluster(cluster: tuple[str, Iterable[tuple[str, tuple]]]) -> Iterator[tuple[str, tuple[str, str, int]]]:
+    """(root, members) -> (id, (cluster id, survivor id, cluster size)) for every member."""
+    root, members = cluster
+    keys = dict(members)
+    survivor = choose_survivor(keys)
+    for member in keys:
+        yield member, (root, survivor, len(keys))
+
+
+class _Clusters(beam.PTransform):
+    """{"root": (id, root), "key": (id, survivor key)} -> (id, (cluster id, survivor id, size)), whichever way the
+    components were resolved: the survivor is the member with the smallest key, as for exact duplicates."""
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        return (
+            inputs
+            | "JoinKeys" >> beam.CoGroupByKey()
+            | "ByRoot" >> beam.FlatMap(_member_of_cluster)
+            | "GroupByRoot" >> beam.GroupByKey()
+            | "Assign" >> beam.FlatMap(_assign_cluster)
+        )
 
 
 class _ApplyClusters(beam.DoFn):
@@ -229,7 +294,8 @@ class _ApplyClusters(beam.DoFn):
 
 
 class NearDedup(beam.PTransform):
-    """MinHash + LSH banding as a GroupByKey on band keys, then connected components and a rule-based survivor."""
+    """MinHash + LSH banding as a GroupByKey on band keys, optional exact Jaccard verification of the candidate
+    pairs, connected components (`ConnectedComponents`) and a rule-based survivor per cluster."""
 
     def __init__(self, config: MinHashConfig, source_priority: Sequence[str]) -> None:
         super().__init__()
@@ -237,17 +303,37 @@ class NearDedup(beam.PTransform):
         self._priority = tuple(source_priority)
 
     def expand(self, docs: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-        clusters = (
-            docs
-            | "BandKeys" >> beam.ParDo(_BandKeys(self._config, self._priority))
+        config, verify = self._config, self._config.verify_jaccard
+        bands = docs | "BandKeys" >> beam.ParDo(_BandKeys(config, self._priority)).with_outputs(SHINGLES, main="bands")
+        candidates = (
+            bands.bands
             | "GroupByBand" >> beam.GroupByKey()
-            | "BucketEdges" >> beam.FlatMap(_bucket_edges)
-            | "ConnectedComponents" >> beam.CombineGlobally(_Components())
-            | "PerDocument" >> beam.FlatMap(lambda assignment: sorted(assignment.items()))
+            | "BucketPairs" >> beam.FlatMap(_bucket_pairs, verify is not None).with_outputs(KEYS, main="pairs")
         )
+        edges = candidates.pairs
+        if verify is not None:
+            edges = {"pairs": edges, "shingles": bands[SHINGLES]} | "VerifyJaccard" >> _VerifyPairs(verify)
+        roots = edges | "ConnectedComponents" >> ConnectedComponents(
+            config.components, config.driver_max_edges, config.max_rounds
+        )
+        clusters = {"root": roots, "key": candidates[KEYS]} | "Clusters" >> _Clusters()
         keyed = docs | "KeyById" >> beam.Map(lambda doc: (doc.id, doc))
         return (
             {"document": keyed, "cluster": clusters}
             | "JoinClusters" >> beam.CoGroupByKey()
             | "KeepSurvivors" >> beam.ParDo(_ApplyClusters()).with_outputs(REJECTS, main="documents")
         )
+
+
+def near_dedup_stats(result: Any) -> dict[str, Any]:
+    """The near-dedup counters of a finished pipeline: the distinct edges resolved on the driver and in Beam, the
+    star rounds run (`near_dedup_rounds`; 0 when the driver resolved them all), the labels each round changed, and
+    the candidate pairs checked and found dissimilar by exact Jaccard."""
+    totals = counter_totals(result)
+    rounds = totals.get(ROUNDS, 0)
+    return {
+        "edges": {"driver": totals.get(DRIVER_EDGES, 0), "beam": totals.get(BEAM_EDGES, 0)},
+        "rounds": rounds,
+        "changed_labels": [totals.get(CHANGED_LABELS.format(number), 0) for number in range(1, rounds + 1)],
+        "jaccard": {"checked": totals.get(CANDIDATE_PAIRS, 0), "dissimilar": totals.get(DISSIMILAR_PAIRS, 0)},
+    }

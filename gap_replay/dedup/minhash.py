@@ -64,18 +64,36 @@ def _identity(value: int) -> int:
 
 
 def signature(text: str, config: MinHashConfig) -> np.ndarray:
-    """The MinHash signature of the text's shingles: `num_perm` uint64 values; an empty text gives all-max values.
+    """The MinHash signature of the text's shingles: `num_perm` uint64 values; an empty text gives all-max values."""
+    return hashes_signature(shingle_hashes(text, config.ngram), config)
 
-    Shingles arrive already hashed (`shingle_hashes`), so datasketch only applies its permutations and the minimum.
-    """
+
+def hashes_signature(hashes: np.ndarray, config: MinHashConfig) -> np.ndarray:
+    """The MinHash signature of shingles already hashed (`shingle_hashes`): datasketch only applies its permutations
+    and the minimum, and a caller that needs the shingles too hashes the text once."""
     permutations = _permutations(config.num_perm, config.seed)
     minhash = MinHash(
         num_perm=config.num_perm, seed=config.seed, permutations=permutations, scheme=SCHEME, hashfunc=_identity
     )
-    values = shingle_hashes(text, config.ngram).tolist()
+    values = hashes.tolist()
     for start in range(0, len(values), BATCH):
         minhash.update_batch(values[start : start + BATCH])
     return minhash.hashvalues
+
+
+def shingle_set(hashes: np.ndarray) -> np.ndarray:
+    """The distinct shingle hashes, sorted: the set whose Jaccard similarity MinHash estimates."""
+    return np.unique(hashes)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """The exact Jaccard similarity of two shingle sets (`shingle_set`): shared over all; two empty sets are equal.
+    Shingles are compared by 64-bit hash, so two different shingles count as one with odds of about 2**-64."""
+    both = len(a) + len(b)
+    if both == 0:
+        return 1.0
+    shared = len(np.intersect1d(a, b, assume_unique=True))
+    return shared / (both - shared)
 
 
 def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[tuple[int, bytes]]:

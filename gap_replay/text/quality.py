@@ -33,6 +33,9 @@ _ALPHA_WORD = re.compile(r"(?<!\S)(?:[^\w\s]|[\d_])*[^\W\d_]\S*")
 _HEADING_MARK = re.compile(r"^ {0,3}#{1,6}(?=\s|$)", re.MULTILINE)
 _ALPHANUMERIC = re.compile(r"[^\W_]")
 _LIST_ITEM = re.compile(r"(?:[-*+•]|\d{1,3}[.)])(?=\s|$)")
+# A field: a label of letters (no digits: "Session 1:" is a heading), a colon, a value. "Adult dose: 500 mg every
+# 8 hours", "- Pregnancy: compatible".
+_FIELD = re.compile(r"(?:[-*+•]\s+)?[^\W\d_](?:[^\W\d_]|[ '’/()-]){0,40}:\s+\S")
 _ELLIPSES = ("...", "…")
 _TERMINAL_PUNCTUATION = tuple(".!?:;…")
 _CLOSERS = "\"')]”’»*_"
@@ -53,26 +56,31 @@ def _lines(text: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=2)
-def _unit_endings(text: str) -> list[str]:
-    """The last line of every paragraph and list item, as Markdown reads them (wrapped lines join their unit).
+def _units(text: str) -> list[tuple[str, bool]]:
+    """(first line, whether a line of it ends like a sentence) of every paragraph and list item, as Markdown reads
+    them (wrapped lines join their unit), except that a line starting with a capital letter starts a unit of its own.
 
-    Headings and table rows are structure, not prose, and end the unit before them.
+    A hard-wrapped paragraph's lines mostly continue in lower case and still join; a page of one item per line
+    (a menu, an index, RedPajama's unmarked lists) is judged item by item. Headings and table rows are structure,
+    not prose, and end the unit before them; a table row is a line with two pipes or more (GFM lets a table drop
+    its outer pipes).
     """
-    endings = []
-    current = None
+    units = []
+    first = None
+    ends_sentence = False
     for line in text.split("\n"):
         line = line.strip()
-        if not line or line.startswith("|") or _HEADING_MARK.match(line):
-            if current is not None:
-                endings.append(current)
-            current = None
-            continue
-        if current is not None and _LIST_ITEM.match(line):
-            endings.append(current)
-        current = line
-    if current is not None:
-        endings.append(current)
-    return endings
+        structure = not line or line.count("|") >= 2 or _HEADING_MARK.match(line)
+        if first is not None and (structure or _LIST_ITEM.match(line) or line[0].isupper()):
+            units.append((first, ends_sentence))
+            first = None
+        if not structure:
+            if first is None:
+                first, ends_sentence = line, False
+            ends_sentence = ends_sentence or line.rstrip(_CLOSERS).endswith(_TERMINAL_PUNCTUATION)
+    if first is not None:
+        units.append((first, ends_sentence))
+    return units
 
 
 @dataclass(frozen=True)
@@ -200,17 +208,20 @@ class DuplicateLines:
 class LinePunctuation:
     """Too few paragraphs and list items ending like a sentence (FineWeb's line rule): link lists, menus, tag clouds.
 
-    Units rather than lines, so hard-wrapped prose (books, PDFs) is judged by its paragraph ends.
+    Units rather than lines, so a hard-wrapped paragraph (books, PDFs) counts once. A unit ends like a sentence when
+    any of its lines does, so a grade of evidence in brackets on the line below a recommendation does not hide the
+    recommendation's full stop; a field ("Adult dose: 500 mg every 8 hours") states its fact as a sentence does, so
+    a drug monograph's fields are not a menu.
     """
 
     minimum: float
 
     def __call__(self, doc: Document) -> str | None:
-        endings = _unit_endings(doc.text)
-        if len(endings) < MIN_PUNCTUATION_UNITS:
+        units = _units(doc.text)
+        if len(units) < MIN_PUNCTUATION_UNITS:
             return None
-        ending = sum(line.rstrip(_CLOSERS).endswith(_TERMINAL_PUNCTUATION) for line in endings)
-        return "line_punctuation" if ending < self.minimum * len(endings) else None
+        ending = sum(ends_sentence or _FIELD.match(first) is not None for first, ends_sentence in units)
+        return "line_punctuation" if ending < self.minimum * len(units) else None
 
 
 def build_rules(config: FilterConfig) -> list[Rule]:
