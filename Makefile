@@ -39,6 +39,7 @@ bench: install-dev
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m gap_replay.bench
 	$(PYTHON) -m gap_replay.bench_parse
 	$(PYTHON) -m gap_replay.bench_lang
+	$(PYTHON) -m gap_replay.bench_quality
 
 cards: install
 	$(VENV)/bin/gap-replay card --recipe $(RECIPE)
