@@ -118,11 +118,53 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
                 for (org, lic, redistributable), n in sorted(counts["organisation"].items())
             ),
         )
+    report = stats["curate"].get("decontamination")
+    if report is not None:
+        yield "## Benchmark decontamination\n\n" + _decontamination(report, sources)
     errors = [error for error in stats["curate"].get("parse_errors", []) if error["source"] in sources]
     if errors:
         yield "## Files that could not be read\n\n" + _table(
             ["source", "file", "reason"], ([e["source"], os.path.basename(e["file"]), e["detail"]] for e in errors)
         )
+
+
+def _decontamination(report: dict[str, Any], sources: list[str]) -> str:
+    """The benchmarks kept out (file, sha256, items) and what each removed per source: documents cut, dropped for
+    holding an item, dropped by id, and the words removed."""
+    cut = [source for source, action in report["action"].items() if action == "cut"]
+    head = (
+        f"Word {report['ngram']}-grams of every benchmark question and option; an item counts as present when "
+        f"{report['min_coverage']:.0%} of its n-grams are in a document. Cut sources lose the matched span with "
+        f"{report['margin_words']} words on each side: {', '.join(cut) or 'none'}; the others lose the document."
+    )
+    files = _table(
+        ["benchmark", "file", "sha256", "items", "blocked ids"],
+        (
+            [
+                entry["name"],
+                os.path.basename(entry["path"]),
+                entry["sha256"][:16],
+                entry["items"],
+                entry["ids"]["count"] if entry.get("ids") else 0,
+            ]
+            for entry in report["benchmarks"]
+        ),
+    )
+    removed = _table(
+        ["benchmark", "source", "documents cut", "documents dropped", "dropped by id", "words removed"],
+        (
+            [
+                entry["name"],
+                source,
+                *(entry["removed"]["sources"][source]["documents"][action] for action in ("cut", "drop", "id")),
+                sum(entry["removed"]["sources"][source]["tokens"].values()),
+            ]
+            for entry in report["benchmarks"]
+            for source in sources
+            if source in entry["removed"]["sources"]
+        ),
+    )
+    return f"{head}\n\n{files}\n\n{removed}"
 
 
 def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str, Counter], source: str | None) -> str:

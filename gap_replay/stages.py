@@ -43,6 +43,15 @@ LAST = ("manifest.json",)  # files that say "this folder is complete" move into 
 CHUNK = 1 << 20
 
 
+class PipelineNotRun(RuntimeError):
+    """The runner returned without running the pipeline to its end (it failed, was cancelled, or only translated it
+    as a dry run): the stage publishes nothing and earlier outputs stay as they were."""
+
+
+class DryRun(PipelineNotRun):
+    """A dry run translated the job, as asked, without running it."""
+
+
 class StageError(RuntimeError):
     """A stage cannot run: its upstream is missing, unfinished or inconsistent, or the folder is not the project's.
 

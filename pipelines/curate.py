@@ -1,5 +1,6 @@
-"""The curate pipeline: raw files -> parse -> clean -> language -> quality -> latest version -> exact dedup ->
-near dedup -> Parquet per source, with every drop counted by reason and (optionally) written to `rejects/`.
+"""The curate pipeline: raw files -> parse -> latest version -> clean -> language -> quality -> full text over
+abstract -> exact dedup -> near dedup -> benchmark decontamination -> Parquet per source, with every drop counted by
+reason and (optionally) written to `rejects/`.
 
 Curate reads exactly the raw files fetch's completion record lists, writes under its staging folder, and publishes
 `curated/`, `rejects/` and its record only when the pipeline has finished (`stages`): a failed run, a dry run or a
@@ -19,21 +20,27 @@ from apache_beam.io.filesystems import FileSystems
 
 from gap_replay import stages
 from gap_replay.beam import counters
-from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText
+from gap_replay.beam.decontaminate import Decontaminate, load_index
+from gap_replay.beam.dedup import ExactDedup, LatestVersion, NearDedup, PreferFullText, near_dedup_stats
 from gap_replay.beam.filters import ApplyQualityRules, CleanDocuments, DetectLanguage
 from gap_replay.beam.io import WriteCurated, match_paths
-from gap_replay.beam.parse import DELETIONS, ParseFiles, Spread
+from gap_replay.beam.parse import DELETIONS, ParseFiles
 from gap_replay.beam.rejects import REJECTS, WriteRejects
 from gap_replay.cards import dataset_card
 from gap_replay.documents import Document
 from gap_replay.pipelines.options import pipeline_options, run_to_completion
 from gap_replay.pipelines.stats import write_stats
-from gap_replay.recipe import Recipe
+from gap_replay.recipe import MinHashConfig, Recipe
 from gap_replay.sources import local, parser_key, source_module
+from gap_replay.text.decontaminate import decontamination_report
 
 log = logging.getLogger(__name__)
 
 STAGE = "curate"
+# Below this much raw input, `components: auto` resolves near-dedup clusters on the driver without waiting for the
+# edge count: a gigabyte of raw files holds about a million documents at most, whose duplicate edges stay far under
+# `driver_max_edges`, and the Beam rounds that would otherwise sit in the graph cost seconds of stages run empty.
+AUTO_DRIVER_BYTES = 1 << 30
 LOCAL = local.NAME
 PARSE_ERRORS = "parse_errors"
 
@@ -71,6 +78,16 @@ def raw_inputs(recipe: Recipe, fetched: Mapping[str, Any]) -> list[tuple[str, st
     return sorted(inputs)
 
 
+def input_bytes(inputs: Sequence[tuple[str, str]]) -> int:
+    """The size of the raw files curate reads, as stored (compressed files count compressed)."""
+    return sum(metadata.size_in_bytes for _, path in inputs for metadata in FileSystems.match([path])[0].metadata_list)
+
+
+def components_mode(config: MinHashConfig, raw_bytes: int) -> str:
+    """How near dedup resolves its clusters: the recipe's way, with `auto` settled as `driver` on a small input."""
+    return "driver" if config.components == "auto" and raw_bytes < AUTO_DRIVER_BYTES else config.components
+
+
 def _count_kept(doc: Document) -> Document:
     counters.count(doc.source, "kept")
     return doc
@@ -84,9 +101,10 @@ def fetched_sources(recipe: Recipe) -> list[str]:
 class Curate(beam.PTransform):
     """(parser key, raw path) pairs -> {"documents": curated Documents, "rejects": reject records}."""
 
-    def __init__(self, recipe: Recipe) -> None:
+    def __init__(self, recipe: Recipe, raw_bytes: int | None = None) -> None:
         super().__init__()
         self._recipe = recipe
+        self._raw_bytes = raw_bytes
 
     def expand(self, files: beam.PCollection) -> dict[str, beam.PCollection]:
         recipe, sources = self._recipe, self._recipe.sources
@@ -107,9 +125,12 @@ class Curate(beam.PTransform):
         parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits, options)).with_outputs(
             REJECTS, DELETIONS, main="documents"
         )
-        # A file's documents leave its worker here, so one large file (a local collection) is curated on all workers.
-        spread = parsed.documents | "Spread" >> Spread()
-        cleaned = spread | "Clean" >> beam.ParDo(
+        # Grouping by id is the first shuffle: it keeps one version per id, and spreads a file's documents over
+        # every worker, so one large file (a local collection) is cleaned and filtered on all of them.
+        latest = {"documents": parsed.documents, "deletions": parsed[DELETIONS]} | "LatestVersion" >> LatestVersion(
+            priority
+        )
+        cleaned = latest.documents | "Clean" >> beam.ParDo(
             CleanDocuments({name: config.clean for name, config in configs.items()})
         ).with_outputs(REJECTS, main="documents")
         languages = cleaned.documents | "Language" >> beam.ParDo(DetectLanguage(recipe.language)).with_outputs(
@@ -118,15 +139,20 @@ class Curate(beam.PTransform):
         quality = languages.documents | "Quality" >> beam.ParDo(
             ApplyQualityRules({name: config.filters for name, config in configs.items()})
         ).with_outputs(REJECTS, main="documents")
-        stages = [parsed, cleaned, languages, quality]
-        latest = {"documents": quality.documents, "deletions": parsed[DELETIONS]}
-        stages.append(latest | "LatestVersion" >> LatestVersion(priority))
-        if recipe.dedup.prefer_full_text:
+        stages = [parsed, latest, cleaned, languages, quality]
+        if recipe.dedup.prefer_full_text and {"pubmed", "pmc"} <= set(names):
             stages.append(stages[-1].documents | "PreferFullText" >> PreferFullText())
-        if recipe.dedup.exact:
+        # Near dedup puts exact duplicates in its clusters too (its exact-key bucket), so exact dedup runs on its own
+        # only without it: one shuffle of the documents fewer.
+        if recipe.dedup.exact and not recipe.dedup.minhash.enabled:
             stages.append(stages[-1].documents | "ExactDedup" >> ExactDedup(priority))
         if recipe.dedup.minhash.enabled:
-            stages.append(stages[-1].documents | "NearDedup" >> NearDedup(recipe.dedup.minhash, priority))
+            minhash = recipe.dedup.minhash
+            if self._raw_bytes is not None:
+                minhash = minhash.model_copy(update={"components": components_mode(minhash, self._raw_bytes)})
+            stages.append(stages[-1].documents | "NearDedup" >> NearDedup(minhash, priority))
+        if recipe.decontamination.enabled:
+            stages.append(stages[-1].documents | "Decontaminate" >> Decontaminate(recipe.decontamination))
         documents = stages[-1].documents | "CountKept" >> beam.Map(_count_kept)
         rejects = [stage[REJECTS] for stage in stages] | "AllRejects" >> beam.Flatten()
         return {"documents": documents, "rejects": rejects}
@@ -157,7 +183,7 @@ def run_curate(
             staging = str(publisher.staging)
             log.info("curating %d raw files", len(inputs))
             pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe)
+            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe, input_bytes(inputs))
             curated["documents"] | "WriteCurated" >> WriteCurated(
                 staging, recipe.sources.enabled(), recipe.curated_shards
             )
@@ -176,6 +202,11 @@ def run_curate(
                 dataset_card(recipe.name, recipe.sources.enabled()), encoding="utf-8"
             )
             summary = {"raw_files": len(inputs), "sources": sources, "parse_errors": _parse_errors(staging)}
+            if recipe.dedup.minhash.enabled:
+                summary["near_dedup"] = near_dedup_stats(result)
+            if recipe.decontamination.enabled:
+                benchmarks = load_index(recipe.decontamination).benchmarks
+                summary["decontamination"] = decontamination_report(benchmarks, recipe.decontamination, sources)
             if recipe.sources.local.enabled:
                 summary["local_files"] = [
                     {"path": path, "bytes": size} for path, size in local.input_files(recipe.sources.local)

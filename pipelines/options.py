@@ -9,6 +9,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
+from gap_replay.stages import DryRun, PipelineNotRun
+
 DEFAULT_RUNNER = "FnApiRunner"
 
 
@@ -18,15 +20,6 @@ def pipeline_options(beam_args: Sequence[str] = ()) -> PipelineOptions:
     if not any(arg == "--runner" or arg.startswith("--runner=") for arg in args):
         args.append(f"--runner={DEFAULT_RUNNER}")
     return PipelineOptions(args)
-
-
-class PipelineNotRun(RuntimeError):
-    """The runner returned without running the pipeline to its end (it failed, was cancelled, or only translated it
-    as a dry run): the stage publishes nothing and earlier outputs stay as they were."""
-
-
-class DryRun(PipelineNotRun):
-    """A dry run translated the job, as asked, without running it."""
 
 
 def run_to_completion(pipeline: beam.Pipeline, stage: str) -> Any:

@@ -46,8 +46,10 @@ SAMPLE = Path(__file__).resolve().parents[1] / "pipelines" / "recipes" / "sample
 
 def small_sample_recipe() -> str:
     """The sample recipe's YAML with one guideline organisation (WHO) instead of sixteen: the same stages and code
-    paths, in a fraction of the time, for tests about the stages rather than the organisations."""
-    text = SAMPLE.read_text(encoding="utf-8")
+    paths, in a fraction of the time, for tests about the stages rather than the organisations. Its relative
+    benchmark paths are made absolute, so the copy can live in any folder."""
+    text = SAMPLE.read_text(encoding="utf-8").replace("path: ../../", f"path: {SAMPLE.parent.parent.parent}/")
+    text = text.replace("ids: ../../", f"ids: {SAMPLE.parent.parent.parent}/")
     start = text.index("    organisations:\n")
     end = text.index("  replay:\n", start)
     return text[:start] + "    organisations:\n      who: {}\n" + text[end:]

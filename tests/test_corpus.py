@@ -119,6 +119,24 @@ def test_non_english_retracted_and_junk_documents_are_dropped_with_their_reason(
     assert stats["curate"]["parse_errors"] == []
 
 
+def test_the_sample_benchmark_is_kept_out_and_the_removal_reported(corpus):
+    """The sample quiz repeats the WHO malaria page's opening sentences and blocks one PubMed abstract by PMID
+    (sources/mirror/data/benchmarks): the page loses that span, the abstract goes, and both are counted."""
+    records = {(r.get("id"), r["reason"]): r for r in rejects(corpus)}
+    cut = records[("guidelines/who:management-of-severe-malaria-in-children", "decontaminated_cut")]
+    assert cut["item"] == "quiz-1" and cut["text"].startswith("Severe malaria is a medical emergency.")
+    assert records[("pubmed:39000026", "decontaminated")]["detail"] == "sample_quiz id 39000026"
+    curated = pq.read_table(corpus / "curated" / "guidelines").to_pylist()
+    page = next(row for row in curated if row["id"] == "guidelines/who:management-of-severe-malaria-in-children")
+    assert "Severe malaria is a medical emergency" not in page["text"]
+    assert "artesunate" in page["text"], "the rest of the guideline stays"
+    assert not any(row["id"] == "pubmed:39000026" for row in pq.read_table(corpus / "curated" / "pubmed").to_pylist())
+    report = json.loads((corpus / "tokens" / "manifest.json").read_text())["decontamination"]
+    assert report["removed"]["documents"] == {"cut": 1, "drop": 0, "id": 1}
+    assert report["benchmarks"][0]["items"] == 3
+    assert "## Benchmark decontamination" in (corpus / "cards" / "corpus.md").read_text()
+
+
 def test_curated_corpus_loads_with_hf_datasets(corpus, tmp_path):
     datasets = pytest.importorskip("datasets")
     loaded = datasets.load_dataset(str(corpus / "curated"), split="train", cache_dir=str(tmp_path / "hf"))

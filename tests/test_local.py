@@ -145,7 +145,7 @@ def test_a_local_collection_curates_and_builds_with_its_own_ids_on_every_worker(
     assert totals["train"]["sources"]["local"]["tokens"] > 0
 
 
-def test_curate_spreads_what_one_file_holds_across_workers_right_after_parsing(tmp_path):
+def test_curate_spreads_what_one_file_holds_across_workers_right_after_parsing_by_grouping_it_by_id(tmp_path):
     import apache_beam as beam
 
     source = tmp_path / "protocols.jsonl"
@@ -153,7 +153,7 @@ def test_curate_spreads_what_one_file_holds_across_workers_right_after_parsing(t
     pipeline = beam.Pipeline()
     _ = pipeline | beam.Create([("local", str(source))]) | "Curate" >> Curate(local_recipe(tmp_path, source))
     steps = [node.full_label for node in pipeline.transforms_stack[0].parts[-1].parts]
-    assert steps.index("Curate/Spread") == steps.index("Curate/Parse") + 1, "a shuffle right after parsing"
+    assert steps.index("Curate/LatestVersion") == steps.index("Curate/Parse") + 1, "grouped by id right after parsing"
 
 
 def test_gap_replay_parse_reads_a_local_collection(tmp_path, capsys):

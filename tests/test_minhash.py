@@ -8,8 +8,11 @@ from datasketch import MinHash
 from gap_replay.dedup.minhash import (
     band_keys,
     connected_components,
+    hashes_signature,
+    jaccard,
     jaccard_estimate,
     shingle_hashes,
+    shingle_set,
     shingles,
     signature,
 )
@@ -122,6 +125,35 @@ def test_jaccard_estimate_tells_near_duplicates_from_unrelated_texts():
     assert jaccard_estimate(original, original) == 1.0
     assert jaccard_estimate(original, signature(NEAR_DUPLICATE, CONFIG)) > 0.7
     assert jaccard_estimate(original, signature(UNRELATED, CONFIG)) < 0.1
+
+
+def test_a_signature_of_the_texts_shingle_hashes_is_the_texts_signature():
+    hashes = shingle_hashes(HEART_FAILURE, CONFIG.ngram)
+    assert np.array_equal(hashes_signature(hashes, CONFIG), signature(HEART_FAILURE, CONFIG))
+
+
+def test_a_shingle_set_holds_each_shingle_once():
+    # Six 5-word shingles, the first and the last the same.
+    assert len(shingle_set(shingle_hashes("one two three four five one two three four five", 5))) == 5
+
+
+def test_jaccard_is_shared_shingles_over_all_shingles():
+    assert jaccard(np.array([1, 2, 3], dtype=np.uint64), np.array([2, 3, 4, 5], dtype=np.uint64)) == 2 / 5
+
+
+def test_jaccard_of_disjoint_sets_is_zero_and_of_two_empty_sets_one():
+    assert jaccard(np.array([1, 2], dtype=np.uint64), np.array([3], dtype=np.uint64)) == 0.0
+    assert jaccard(np.array([], dtype=np.uint64), np.array([], dtype=np.uint64)) == 1.0
+
+
+def test_jaccard_of_a_near_duplicates_shingle_sets_counts_the_shingles_an_edit_touches():
+    words = HEART_FAILURE.lower().replace(",", "").replace(".", "").replace(":", "").split()
+    edited = " ".join([*words[:50], "oedema", *words[51:]])
+    # Replacing one word changes the 5 shingles that hold it (each shingle of the text is distinct).
+    total = len(words) - 4
+    sets = [shingle_set(shingle_hashes(text, 5)) for text in (" ".join(words), edited)]
+    assert len(sets[0]) == total
+    assert jaccard(*sets) == (total - 5) / (total + 5)
 
 
 def test_jaccard_estimate_rejects_signatures_of_different_length():

@@ -6,6 +6,7 @@ Counter names are `<source>/<event>` in namespace `gap_replay`; events are `file
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from apache_beam.metrics import Metrics
@@ -14,8 +15,14 @@ from apache_beam.metrics.metric import MetricsFilter
 NAMESPACE = "gap_replay"
 
 
+@functools.cache
+def _counter(name: str) -> Any:
+    """A counter object per name, made once per process: it finds the running step's container when incremented."""
+    return Metrics.counter(NAMESPACE, name)
+
+
 def count(source: str, event: str, value: int = 1) -> None:
-    Metrics.counter(NAMESPACE, f"{source}/{event}").inc(value)
+    _counter(f"{source}/{event}").inc(value)
 
 
 def dropped(source: str, reason: str, value: int = 1) -> None:

@@ -2,15 +2,17 @@
 duplicates by MinHash LSH.
 
 Survivors follow `survivor_key` (full text over abstract, newest, most permissive licence, ...), never chance.
-Near dedup shuffles only small band keys and links documents that share a band (optionally only those whose exact
-Jaccard similarity reaches a threshold); `ConnectedComponents` resolves the clusters on one worker when the edges are
-few, else in Beam rounds; each cluster's survivor is chosen from its members' keys, and documents then learn their
-cluster by an id join.
+Near dedup shuffles only small band keys, in batches, and links documents that share a band (optionally only those
+whose exact Jaccard similarity reaches a threshold) or their exact key (so exact duplicates join the same clusters,
+and a text repeated many times is one star, not a crowd of pairs); `ConnectedComponents` resolves the clusters on
+one worker when the edges are few, else in Beam rounds; each cluster's survivor is chosen from its members' keys,
+and documents then learn their cluster by an id join.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -18,6 +20,8 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from gap_replay.beam import counters
 from gap_replay.beam.components import (
@@ -30,16 +34,27 @@ from gap_replay.beam.components import (
     counter_totals,
 )
 from gap_replay.beam.rejects import REJECTS, reject_record
-from gap_replay.dedup.exact import exact_key
-from gap_replay.dedup.minhash import band_keys, hashes_signature, jaccard, shingle_hashes, shingle_set
+from gap_replay.dedup.exact import exact_key, normalize_for_exact, normalized_key
+from gap_replay.dedup.minhash import band_keys, hashes_signature, jaccard, normalized_shingle_hashes, shingle_set
 from gap_replay.dedup.survivor import choose_survivor, survivor_key
 from gap_replay.documents import Document
 from gap_replay.recipe import MinHashConfig
 
 Edge = tuple[str, str]
-# Tagged outputs of near dedup: each document's shingle set (for verification), each candidate's survivor key.
+# A candidate: (id, survivor key, exact key).
+Member = tuple[str, tuple, str]
+# Tagged outputs of near dedup: each document's shingle set (for verification), each candidate's survivor key, and
+# the edges between exact duplicates (sure: they skip verification).
 SHINGLES = "shingles"
 KEYS = "keys"
+EXACT_EDGES = "exact_edges"
+# The bucket of a document's exact key, next to its LSH bands: exact duplicates are one cluster with near ones.
+EXACT_BAND = -1
+# Band entries are shuffled in batches keyed by one of this many partitions of the band-key space; a partition's
+# entries meet on one worker (21 million documents make about 350,000 entries a partition, some tens of MB).
+BAND_PARTITIONS = 1024
+# A bundle's batches are sent on when they hold this many entries, which bounds a worker's buffer.
+FLUSH_ENTRIES = 100_000
 # Counters (namespace `gap_replay.near_dedup`) of the candidate pairs checked by exact Jaccard, and those dropped.
 CANDIDATE_PAIRS = "jaccard/checked"
 DISSIMILAR_PAIRS = "jaccard/dissimilar"
@@ -175,31 +190,93 @@ class PreferFullText(beam.PTransform):
 
 
 class _BandKeys(beam.DoFn):
-    """Document -> ((band, digest), (id, survivor key)) for each LSH band of its MinHash signature; when pairs are
-    verified, also (id, shingle set), from the shingle hashes the signature is made of (the text is read once)."""
+    """Documents -> batches of ((band, digest), (id, survivor key, exact key)) entries, one for each LSH band of a
+    document's MinHash signature and one for its exact key (band EXACT_BAND), keyed by a partition of the band-key
+    space; when pairs are verified, also (id, shingle set). The text is normalised once for the exact key and the
+    shingles, and hashed once for the signature and the set.
+
+    Entries travel in batches, a list per partition per bundle (flushed every FLUSH_ENTRIES entries), rather than one
+    shuffled element each: seventeen elements per document cost more in the runner than the MinHash itself.
+    """
 
     def __init__(self, config: MinHashConfig, source_priority: Sequence[str]) -> None:
         self._config = config
         self._priority = tuple(source_priority)
 
-    def process(self, doc: Document) -> Iterator[tuple[tuple[int, bytes], tuple[str, tuple]] | TaggedOutput]:
-        hashes = shingle_hashes(doc.text, self._config.ngram)
-        member = (doc.id, survivor_key(doc, self._priority))
-        for band in band_keys(hashes_signature(hashes, self._config), self._config.bands, self._config.rows):
-            yield band, member
+    def start_bundle(self) -> None:
+        self._batches: dict[int, list[tuple[tuple[int, bytes], Member]]] = defaultdict(list)
+        self._buffered = 0
+
+    def _flush(self) -> list[tuple[int, list]]:
+        batches, self._batches, self._buffered = sorted(self._batches.items()), defaultdict(list), 0
+        return batches
+
+    def process(self, doc: Document) -> Iterator[tuple[int, list] | TaggedOutput]:
+        normalized = normalize_for_exact(doc.text)
+        exact = normalized_key(normalized)
+        hashes = normalized_shingle_hashes(normalized, self._config.ngram)
+        member = (doc.id, survivor_key(doc, self._priority), exact)
+        keys = [(EXACT_BAND, bytes.fromhex(exact))]
+        keys += band_keys(hashes_signature(hashes, self._config), self._config.bands, self._config.rows)
+        for key in keys:
+            self._batches[band_partition(key)].append((key, member))
+        self._buffered += len(keys)
         if self._config.verify_jaccard is not None:
             yield TaggedOutput(SHINGLES, (doc.id, shingle_set(hashes)))
+        if self._buffered >= FLUSH_ENTRIES:
+            yield from self._flush()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for batch in self._flush():
+            yield GlobalWindows.windowed_value(batch)
 
 
-def _bucket_pairs(bucket: tuple[Any, Iterable[tuple[str, tuple]]], every_pair: bool) -> Iterator[Edge | TaggedOutput]:
-    """Members of one band bucket -> candidate pairs, and each member's survivor key. Unverified, a star from the
-    smallest id links the bucket; verified, every pair is a candidate, as a star's centre may match no one."""
-    members = dict(bucket[1])
-    if len(members) < 2:
+def band_partition(key: tuple[int, bytes]) -> int:
+    """The partition of a band key (its digest is uniform already): all entries of one bucket meet in it."""
+    band, digest = key
+    return (int.from_bytes(digest[:4], "little") + band) % BAND_PARTITIONS
+
+
+def _buckets(partition: tuple[int, Iterable[list[tuple[tuple[int, bytes], Member]]]]) -> Iterator[tuple]:
+    """(partition, batches) -> (band key, members) for every bucket of two entries or more."""
+    buckets: dict[tuple[int, bytes], list[Member]] = defaultdict(list)
+    for batch in partition[1]:
+        for key, member in batch:
+            buckets[key].append(member)
+    for key, members in buckets.items():
+        if len(members) > 1:
+            yield key, members
+
+
+def _bucket_pairs(
+    bucket: tuple[tuple[int, bytes], Iterable[Member]], every_pair: bool
+) -> Iterator[Edge | TaggedOutput]:
+    """Members of one bucket -> candidate pairs, and the survivor key of each member in one.
+
+    An exact-key bucket links its members in a star from the smallest id, as sure edges (EXACT_EDGES: equal texts
+    need no verification). An LSH bucket takes one member per exact key (the copies are linked by their own bucket)
+    and links those: unverified, in a star from the smallest id; verified, every pair, as a star's centre may match
+    no one. So a text repeated a thousand times costs a star, not half a million pairs to verify.
+    """
+    (band, _), members = bucket
+    if band == EXACT_BAND:
+        ids = sorted({member[0]: member for member in members}.items())
+        for member, entry in ids:
+            yield TaggedOutput(KEYS, (member, entry[1:]))
+        for other, _ in ids[1:]:
+            yield TaggedOutput(EXACT_EDGES, (ids[0][0], other))
         return
-    ids = sorted(members)
-    for member in ids:
-        yield TaggedOutput(KEYS, (member, members[member]))
+    by_text: dict[str, Member] = {}
+    for member in members:
+        kept = by_text.get(member[2])
+        if kept is None or member[0] < kept[0]:
+            by_text[member[2]] = member
+    if len(by_text) < 2:
+        return
+    chosen = sorted(by_text.values())
+    for member in chosen:
+        yield TaggedOutput(KEYS, (member[0], member[1:]))
+    ids = [member[0] for member in chosen]
     yield from itertools.combinations(ids, 2) if every_pair else ((ids[0], other) for other in ids[1:])
 
 
@@ -211,7 +288,8 @@ def _pair_shingles(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[Edge, 
 
 
 def _similar(pair_sets: tuple[Edge, Iterable[np.ndarray]], threshold: float) -> Iterator[Edge]:
-    """The pair, when the exact Jaccard similarity of its two shingle sets reaches the threshold; both are counted."""
+    """The pair, when the exact Jaccard similarity of its two shingle sets reaches the threshold; pairs checked and
+    pairs found dissimilar are counted."""
     pair, sets = pair_sets
     first, second = sets
     Metrics.counter(NAMESPACE, CANDIDATE_PAIRS).inc()
@@ -244,25 +322,27 @@ class _VerifyPairs(beam.PTransform):
         )
 
 
-def _member_of_cluster(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, tuple]]]:
-    """(id, {root, key}) -> (root, (id, survivor key)) for a document in a cluster."""
+def _member_of_cluster(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, tuple, str]]]:
+    """(id, {root, key}) -> (root, (id, survivor key, exact key)) for a document in a cluster."""
     member, groups = joined
     if groups["root"]:
-        yield groups["root"][0], (member, groups["key"][0])
+        yield groups["root"][0], (member, *groups["key"][0])
 
 
-def _assign_cluster(cluster: tuple[str, Iterable[tuple[str, tuple]]]) -> Iterator[tuple[str, tuple[str, str, int]]]:
-    """(root, members) -> (id, (cluster id, survivor id, cluster size)) for every member."""
+def _assign_cluster(
+    cluster: tuple[str, Iterable[tuple[str, tuple, str]]],
+) -> Iterator[tuple[str, tuple[str, str, int, str]]]:
+    """(root, members) -> (id, (cluster id, survivor id, cluster size, survivor's exact key)) for every member."""
     root, members = cluster
-    keys = dict(members)
-    survivor = choose_survivor(keys)
-    for member in keys:
-        yield member, (root, survivor, len(keys))
+    entries = {member: (key, exact) for member, key, exact in members}
+    survivor = choose_survivor({member: key for member, (key, _) in entries.items()})
+    for member in entries:
+        yield member, (root, survivor, len(entries), entries[survivor][1])
 
 
 class _Clusters(beam.PTransform):
-    """{"root": (id, root), "key": (id, survivor key)} -> (id, (cluster id, survivor id, size)), whichever way the
-    components were resolved: the survivor is the member with the smallest key, as for exact duplicates."""
+    """{"root": (id, root), "key": (id, (survivor key, exact key))} -> (id, (cluster id, survivor id, size, survivor's
+    exact key)), whichever way the components were resolved: the survivor is the member with the smallest key."""
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         return (
@@ -275,7 +355,8 @@ class _Clusters(beam.PTransform):
 
 
 class _ApplyClusters(beam.DoFn):
-    """Keeps survivors (tagged with their cluster) and rejects the other members of each near-duplicate cluster."""
+    """Keeps survivors (tagged with their cluster and its size) and rejects the other members of each cluster: as
+    exact duplicates when their normalised text is the survivor's, else as near duplicates."""
 
     def process(self, joined: tuple[str, dict[str, list]]) -> Iterator[Document | TaggedOutput]:
         _, groups = joined
@@ -284,13 +365,14 @@ class _ApplyClusters(beam.DoFn):
             if cluster is None:
                 yield doc
                 continue
-            cluster_id, survivor, size = cluster
+            cluster_id, survivor, size, survivor_text = cluster
             if doc.id == survivor:
                 counters.count(doc.source, "clusters/near")
                 yield doc.replace(meta={**doc.meta, "cluster_id": cluster_id, "cluster_size": size})
-            else:
-                counters.dropped(doc.source, "near_duplicate")
-                yield TaggedOutput(REJECTS, reject_record("near_duplicate", f"kept {survivor}", document=doc))
+                continue
+            reason = "exact_duplicate" if exact_key(doc.text) == survivor_text else "near_duplicate"
+            counters.dropped(doc.source, reason)
+            yield TaggedOutput(REJECTS, reject_record(reason, f"kept {survivor}", document=doc))
 
 
 class NearDedup(beam.PTransform):
@@ -307,12 +389,15 @@ class NearDedup(beam.PTransform):
         bands = docs | "BandKeys" >> beam.ParDo(_BandKeys(config, self._priority)).with_outputs(SHINGLES, main="bands")
         candidates = (
             bands.bands
-            | "GroupByBand" >> beam.GroupByKey()
-            | "BucketPairs" >> beam.FlatMap(_bucket_pairs, verify is not None).with_outputs(KEYS, main="pairs")
+            | "GroupByPartition" >> beam.GroupByKey()
+            | "Buckets" >> beam.FlatMap(_buckets)
+            | "BucketPairs"
+            >> beam.FlatMap(_bucket_pairs, verify is not None).with_outputs(KEYS, EXACT_EDGES, main="pairs")
         )
         edges = candidates.pairs
         if verify is not None:
             edges = {"pairs": edges, "shingles": bands[SHINGLES]} | "VerifyJaccard" >> _VerifyPairs(verify)
+        edges = (edges, candidates[EXACT_EDGES]) | "WithExactEdges" >> beam.Flatten()
         roots = edges | "ConnectedComponents" >> ConnectedComponents(
             config.components, config.driver_max_edges, config.max_rounds
         )

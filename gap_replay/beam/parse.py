@@ -7,7 +7,6 @@ reason; the records its parser yielded before the damage are kept.
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,19 +75,3 @@ def parse_file(key: str, path: str) -> Iterator[Document | Deletion | dict[str, 
     """Run ParseFiles outside Beam (for `gap-replay parse`): Documents, Deletions, and reject records as dicts."""
     for output in ParseFiles().process((key, path)):
         yield output.value if isinstance(output, TaggedOutput) else output
-
-
-class Spread(beam.PTransform):
-    """Documents spread across workers by a hash of their id: a shuffle after parsing, so the documents of one large
-    file are cleaned, filtered and deduplicated on every worker, not only on the one that read the file. Keys are
-    fixed by the ids (not random, as `beam.Reshuffle`'s are), so a rerun groups the same documents the same way."""
-
-    BUCKETS = 1024
-
-    def expand(self, documents: beam.PCollection) -> beam.PCollection:
-        return (
-            documents
-            | "ByIdHash" >> beam.Map(lambda doc: (zlib.crc32(doc.id.encode("utf-8")) % self.BUCKETS, doc))
-            | "Shuffle" >> beam.GroupByKey()
-            | "Documents" >> beam.FlatMap(lambda bucket: bucket[1])
-        )

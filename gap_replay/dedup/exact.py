@@ -31,4 +31,9 @@ def normalize_for_exact(text: str) -> str:
 
 def exact_key(text: str) -> str:
     """Hex SHA-1 of the normalised text: equal keys mean duplicate texts."""
-    return hashlib.sha1(normalize_for_exact(text).encode("utf-8")).hexdigest()
+    return normalized_key(normalize_for_exact(text))
+
+
+def normalized_key(normalized: str) -> str:
+    """`exact_key` of a text already normalised (`normalize_for_exact`), for a caller that needs both."""
+    return hashlib.sha1(normalized.encode("utf-8")).hexdigest()

@@ -19,10 +19,14 @@ from gap_replay.recipe import MinHashConfig
 
 # 64-bit affine permutations: hash values are uint64 and do not saturate on very long documents.
 SCHEME = "affine64"
-# Shingles hashed per `update_batch` call: bounds the (shingles x num_perm) uint64 matrix to a few MB on long texts.
+# Shingles permuted at once: bounds the (shingles x num_perm) uint64 matrix to a few MB on long texts.
 BATCH = 4096
 # Odd 64-bit multiplier that folds the word hashes of an n-gram into one value (arithmetic wraps modulo 2**64).
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+# MurmurHash3 fmix64 constants.
+_SHIFT = np.uint64(33)
+_FMIX_1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX_2 = np.uint64(0xC4CEB9FE1A85EC53)
 
 
 def shingles(text: str, ngram: int) -> list[bytes]:
@@ -42,7 +46,12 @@ def _word_hash(word: str) -> int:
 def shingle_hashes(text: str, ngram: int) -> np.ndarray:
     """64-bit hashes of the word n-grams of `shingles`, computed from per-word hashes in numpy rather than by
     hashing every shingle's bytes: the same shingles give the same values, at a fraction of the cost."""
-    words = normalize_for_exact(text).split()
+    return normalized_shingle_hashes(normalize_for_exact(text), ngram)
+
+
+def normalized_shingle_hashes(normalized: str, ngram: int) -> np.ndarray:
+    """`shingle_hashes` of a text already normalised (`normalize_for_exact`)."""
+    words = normalized.split()
     if not words:
         return np.empty(0, dtype=np.uint64)
     hashes = np.fromiter((_word_hash(word) for word in words), dtype=np.uint64, count=len(words))
@@ -59,8 +68,13 @@ def _permutations(num_perm: int, seed: int) -> np.ndarray:
     return MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
 
 
-def _identity(value: int) -> int:
-    return value
+def _fmix64(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer, the bijection datasketch's `affine64` scheme mixes each input hash with."""
+    values = values ^ (values >> _SHIFT)
+    values = values * _FMIX_1
+    values = values ^ (values >> _SHIFT)
+    values = values * _FMIX_2
+    return values ^ (values >> _SHIFT)
 
 
 def signature(text: str, config: MinHashConfig) -> np.ndarray:
@@ -69,16 +83,16 @@ def signature(text: str, config: MinHashConfig) -> np.ndarray:
 
 
 def hashes_signature(hashes: np.ndarray, config: MinHashConfig) -> np.ndarray:
-    """The MinHash signature of shingles already hashed (`shingle_hashes`): datasketch only applies its permutations
-    and the minimum, and a caller that needs the shingles too hashes the text once."""
-    permutations = _permutations(config.num_perm, config.seed)
-    minhash = MinHash(
-        num_perm=config.num_perm, seed=config.seed, permutations=permutations, scheme=SCHEME, hashfunc=_identity
-    )
-    values = hashes.tolist()
-    for start in range(0, len(values), BATCH):
-        minhash.update_batch(values[start : start + BATCH])
-    return minhash.hashvalues
+    """The MinHash signature of shingles already hashed (`shingle_hashes`), as datasketch's `affine64` MinHash gives
+    it (its permutations; each hash mixed once, then `a * h + b` wrapping modulo 2**64, the minimum per
+    permutation), computed in numpy on the array: a caller that needs the shingles too hashes the text once."""
+    multipliers, offsets = _permutations(config.num_perm, config.seed)
+    minimum = np.full(config.num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
+    mixed = _fmix64(hashes.astype(np.uint64, copy=False))
+    for start in range(0, len(mixed), BATCH):
+        values = mixed[start : start + BATCH, np.newaxis] * multipliers + offsets
+        np.minimum(minimum, values.min(axis=0), out=minimum)
+    return minimum
 
 
 def shingle_set(hashes: np.ndarray) -> np.ndarray:

@@ -199,7 +199,7 @@ def load_detector(name: str) -> Detector:
     return DETECTORS[name]()
 
 
-def detect_language(text: str, detector: Detector, prefix_chars: int = 2000) -> Detection:
+def detect_language(text: str, detector: Detector, prefix_chars: int = 1000) -> Detection:
     """The most probable language of the text's prefix and its probability; (None, 0.0) when it has no letters."""
     prefix = text[:prefix_chars]
     if not any(char.isalpha() for char in prefix):
