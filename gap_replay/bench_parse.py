@@ -8,6 +8,12 @@ there. The PMC input is the real JATS samples repeated to about 200 articles. Gu
 HTML pages and PDFs of `../shared/samples/guidelines/` (or, without them, the mirror's), repeated to about 100 pages
 and 300 PDF pages. Each timed parse runs in a fresh process, so its peak RSS is its own; the median of `--repeat`
 runs is reported.
+
+The real NLM files of the samples (the current-format slice and the legacy 2016 file), unmodified, are also read
+three ways, to say how far the parser is from the floor: a bare lxml `iterparse` that only decompresses, parses and
+frees each record; the parser alone, in-process; and a whole `gap-replay parse` process (interpreter start, imports,
+JSONL writing). Each run reads its file as many times as makes about `--megabytes` of XML; the three alternate, so
+a load that drifts on a shared machine hits them alike; ratios are of median records/s (and of median CPU time).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import random
 import re
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,6 +36,9 @@ from pathlib import Path
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 PUBMED_SAMPLE = Path("pubmed") / "pubmed21n1298_slice1023.xml.gz"
+# The real NLM files read against a bare lxml scan, each with its record element (top-level in the legacy format).
+REAL_PUBMED = ((PUBMED_SAMPLE, "PubmedArticle"), (Path("pubmed") / "medline16n0902.xml.gz", "MedlineCitation"))
+GZIP_MAGIC = b"\x1f\x8b"
 PMC_SAMPLES = "pmc/*.nxml"
 GUIDELINE_PAGES = ("guidelines/html/*.html", "www.who.int/**/*.html")
 GUIDELINE_PDFS = ("guidelines/pdf/*.pdf", "www.who.int/**/*.pdf")
@@ -164,6 +175,19 @@ def write_pubmed_file(path: Path, records: list[bytes], tail: bytes, megabytes: 
     return len(PROLOG) + body + len(tail) + len(EPILOG)
 
 
+def xml_size(path: Path) -> int:
+    """Bytes of XML in a file, gunzipped when it starts with the gzip magic."""
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+    if not gzipped:
+        return path.stat().st_size
+    size = 0
+    with gzip.open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+    return size
+
+
 def pmc_inputs(samples: Path, articles: int) -> list[Path]:
     """The PMC sample files, repeated to `articles` entries."""
     files = sorted(samples.glob(PMC_SAMPLES))
@@ -198,6 +222,66 @@ def timed_extract(kind: str, paths: list[Path]) -> tuple[float, float, int]:
             html_to_markdown(data)
     seconds = time.perf_counter() - start
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, pages
+
+
+def bare_scan(path: Path, tag: str) -> int:
+    """The `tag` records of an XML file (gzipped or not) as a bare lxml `iterparse` reads them, each counted and
+    freed: decompress and parse, nothing else; the floor for any lxml parser of the same file."""
+    from lxml import etree
+
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+    records = 0
+    with (gzip.open if gzipped else open)(path, "rb") as stream:
+        for _, element in etree.iterparse(stream, tag=tag):
+            records += 1
+            element.clear()
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+    return records
+
+
+def timed_scan(tag: str, paths: list[Path]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, records) of a bare lxml scan of `paths`."""
+    start, cpu = time.perf_counter(), time.process_time()
+    records = sum(bare_scan(path, tag) for path in paths)
+    return time.perf_counter() - start, time.process_time() - cpu, records
+
+
+def timed_parser(source: str, paths: list[Path]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, items yielded) of one source's parser on `paths`, in this process."""
+    parse = importlib.import_module(f"gap_replay.sources.{source}").parse  # importing is not what is measured
+    start, cpu = time.perf_counter(), time.process_time()
+    items = 0
+    for path in paths:
+        with open(path, "rb") as stream:
+            items += sum(1 for _ in parse(stream, str(path)))
+    return time.perf_counter() - start, time.process_time() - cpu, items
+
+
+def parse_command() -> list[str]:
+    """The `gap-replay` console script of this interpreter's environment, else the same CLI through `-m`."""
+    script = Path(sys.executable).with_name("gap-replay")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "gap_replay.cli"]
+
+
+def timed_command(source: str, paths: list[Path]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, documents written) of a whole `gap-replay parse SOURCE PATHS... --out` process:
+    interpreter start, imports, parsing and JSONL writing."""
+    with tempfile.TemporaryDirectory(prefix="gap-replay-bench-parse-") as tmp:
+        out = Path(tmp) / "parsed.jsonl"
+        command = [*parse_command(), "parse", source, *map(str, paths), "--out", str(out)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[:3])} ... exited {done.returncode}: {done.stderr[-2000:]}")
+        with open(out, "rb") as lines:
+            documents = sum(1 for _ in lines)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, cpu, documents
 
 
 Timed = Callable[[str, list[Path]], tuple[float, float, int]]
@@ -239,6 +323,62 @@ def bench_pubmed(folder: Path, samples: Path, megabytes: float, count: int, repe
         f"({origin})\n        median {seconds:.2f} s: {count / seconds:,.0f} records/s, "
         f"{xml_bytes / 1e6 / seconds:.1f} MB/s; peak RSS {peak:.0f} MB"
     )
+
+
+def real_pubmed_files(samples: Path) -> list[tuple[Path, str]]:
+    """The real NLM sample files present, each with its record tag."""
+    return [(samples / name, tag) for name, tag in REAL_PUBMED if (samples / name).is_file()]
+
+
+def floor_rows(path: Path, tag: str, copies: int, repeat: int) -> list[str]:
+    """A bare lxml scan, the parser alone and a whole `gap-replay parse` on `copies` times `path`, alternated
+    `repeat` times: one line each with median records/s and MB/s, and the ratio to the bare scan."""
+    paths = [path] * copies
+    kinds = (
+        ("bare lxml iterparse", lambda: measure(timed_scan, tag, paths)),
+        ("parser alone", lambda: measure(timed_parser, "pubmed", paths)),
+        ("gap-replay parse", lambda: timed_command("pubmed", paths)),
+    )
+    runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in kinds}
+    for _ in range(repeat):  # alternating: load that drifts on a shared machine hits every kind alike
+        for label, run in kinds:
+            runs[label].append(run())
+    records = runs["bare lxml iterparse"][0][2]  # the records read; the parser yields fewer (no abstract)
+    megabytes = xml_size(path) * copies / 1e6
+    floor = statistics.median(run[0] for run in runs["bare lxml iterparse"])
+    floor_cpu = statistics.median(run[1] for run in runs["bare lxml iterparse"])
+    lines = []
+    for label, _ in kinds:
+        seconds = statistics.median(run[0] for run in runs[label])
+        cpu = statistics.median(run[1] for run in runs[label])
+        ratio = "" if label.startswith("bare") else f"  {floor / seconds:.2f}x bare (CPU {floor_cpu / cpu:.2f}x)"
+        lines.append(
+            f"        {label:<20} {seconds:5.2f} s {records / seconds:8,.0f} records/s {megabytes / seconds:6.1f} MB/s"
+            f"  CPU {cpu:5.2f} s{ratio}"
+        )
+    return lines
+
+
+def bench_pubmed_floor(folder: Path, samples: Path, megabytes: float, count: int, repeat: int) -> str:
+    """The parser against the bare lxml floor on the real NLM files (the synthetic baseline-like file without them)."""
+    inputs = real_pubmed_files(samples)
+    origin = "real NLM file, unmodified"
+    if not inputs:
+        path = folder / "pubmed26n0001.xml.gz"
+        if not path.is_file():
+            write_pubmed_file(path, synthetic_records(1000), b"", megabytes, count)
+        inputs, origin = [(path, "PubmedArticle")], f"synthetic records: no samples found under {samples}"
+    lines = []
+    for path, tag in inputs:
+        size = xml_size(path)
+        copies = max(1, round(megabytes * 1e6 / size))
+        records = bare_scan(path, tag)
+        lines.append(
+            f"pubmed  {path.name} ({origin}): {records:,} {tag} records, {size / 1e6:.1f} MB XML, read {copies} times "
+            f"a run ({records * copies:,} records, {size * copies / 1e6:.0f} MB); median of {repeat} runs"
+        )
+        lines.extend(floor_rows(path, tag, copies, repeat))
+    return "\n".join(lines)
 
 
 def bench_pmc(samples: Path, articles: int, repeat: int) -> str:
@@ -286,6 +426,9 @@ def bench_guidelines(samples: Path, mirror: Path, repeat: int) -> str:
     return "\n".join(lines)
 
 
+BENCHES = ("pubmed", "pubmed-floor", "pmc", "guidelines")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gap_replay.bench_parse", description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=170, help="uncompressed size of the PubMed file")
@@ -293,14 +436,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=200, help="PMC articles to parse")
     parser.add_argument("--repeat", type=int, default=3, help="runs per parser; the median is reported")
     parser.add_argument("--samples", type=Path, default=SAMPLES, help="the real sample files, when present")
+    parser.add_argument(
+        "--only", nargs="+", choices=BENCHES, default=BENCHES, metavar="BENCH", help=f"some of {', '.join(BENCHES)}"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gap-replay-bench-parse-") as tmp:
-        print(bench_pubmed(Path(tmp), args.samples, args.megabytes, args.records, args.repeat), flush=True)
-        print(bench_pmc(args.samples, args.articles, args.repeat), flush=True)
-        from gap_replay.sources.mirror import materialize
+        if "pubmed" in args.only:
+            print(bench_pubmed(Path(tmp), args.samples, args.megabytes, args.records, args.repeat), flush=True)
+        if "pubmed-floor" in args.only:
+            floor = bench_pubmed_floor(Path(tmp), args.samples, args.megabytes, args.records, args.repeat)
+            print(floor, flush=True)
+        if "pmc" in args.only:
+            print(bench_pmc(args.samples, args.articles, args.repeat), flush=True)
+        if "guidelines" in args.only:
+            from gap_replay.sources.mirror import materialize
 
-        mirror = materialize(Path(tmp) / "mirror")
-        print(bench_guidelines(args.samples, mirror, args.repeat))
+            mirror = materialize(Path(tmp) / "mirror")
+            print(bench_guidelines(args.samples, mirror, args.repeat))
     return 0
 
 

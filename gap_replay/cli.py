@@ -153,25 +153,32 @@ def _corpus(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool =
 
 
 def _parse(source: str, files: Sequence[Path], out: Path) -> int:
-    from gap_replay.beam.parse import parse_file
-    from gap_replay.documents import Document, write_jsonl
+    """One source's parser on local files, into JSONL. A file that fails is reported and the next one read, and the
+    documents read before its damage are kept, as curate's ParseFiles does; the parser is called directly, without
+    importing Beam for that DoFn (0.6 s, a third of the time a baseline file takes to parse)."""
+    from gap_replay.documents import write_jsonl
+    from gap_replay.sources import parser_for
     from gap_replay.sources.base import Deletion
 
+    parse = parser_for(source)
     failures = 0
 
     def documents():
         nonlocal failures
-        for path in files:
+        for path in map(str, files):
             count = deletions = 0
-            for item in parse_file(source, str(path)):
-                if isinstance(item, Document):
-                    count += 1
-                    yield item
-                elif isinstance(item, Deletion):
-                    deletions += 1
-                else:
-                    failures += 1
-                    print(f"{path}: {item['detail']}", file=sys.stderr)
+            try:
+                with open(path, "rb") as stream:
+                    for item in parse(stream, path):
+                        if isinstance(item, Deletion):
+                            deletions += 1
+                        else:
+                            count += 1
+                            yield item
+            except Exception as error:  # any parser failure is this file's, never the end of the command
+                failures += 1
+                detail = str(error).removeprefix(f"{path}: ") if str(error).startswith(path) else repr(error)
+                print(f"{path}: {detail}", file=sys.stderr)
             withdrawn = f", {deletions} deletions" if deletions else ""
             print(f"{path}: {count} documents{withdrawn}", file=sys.stderr)
 
@@ -210,8 +217,7 @@ def _message(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from gap_replay.pipelines.options import DryRun
-    from gap_replay.stages import StageError
+    from gap_replay.stages import DryRun, StageError  # not Beam: parse, inspect and download start without it
 
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)

@@ -1,7 +1,9 @@
-"""The parse benchmark's PubMed file generator: the file it writes has the asked size and count and parses cleanly."""
+"""The parse benchmark's PubMed inputs and floor: the file it writes has the asked size and count and parses cleanly,
+and the bare lxml scan it compares the parser with counts every record."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from gap_replay.sources import pubmed
 from gap_replay.sources.base import Deletion
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+FIXTURES = Path(__file__).parent / "fixtures" / "pubmed"
 needs_samples = pytest.mark.skipif(
     not (SAMPLES / bench_parse.PUBMED_SAMPLE).is_file(), reason="the real PubMed slice (../shared/samples) is absent"
 )
@@ -76,3 +79,31 @@ def test_guideline_inputs_repeat_the_files_until_the_pages_asked_for(tmp_path):
         document.save(tmp_path / name)
     chosen = bench_parse.guideline_inputs([tmp_path / "absent", tmp_path], ("*.pdf",), 9, pdf=True)
     assert [path.name for path in chosen] == ["a.pdf", "b.pdf", "a.pdf", "b.pdf"], "3 + 2 + 3 + 2 >= 9 pages"
+
+
+def test_bare_scan_counts_every_record_of_a_file_gzipped_or_not(tmp_path):
+    packed = tmp_path / "pubmed26n0001.xml.gz"
+    bench_parse.write_pubmed_file(packed, bench_parse.synthetic_records(20), b"", megabytes=1, count=75)
+    plain = tmp_path / "pubmed26n0001.xml"
+    plain.write_bytes(gzip.decompress(packed.read_bytes()))
+    assert bench_parse.bare_scan(packed, "PubmedArticle") == bench_parse.bare_scan(plain, "PubmedArticle") == 75
+    assert bench_parse.xml_size(packed) == bench_parse.xml_size(plain) == plain.stat().st_size
+
+
+def test_bare_scan_of_a_legacy_file_counts_its_top_level_citations():
+    legacy = FIXTURES / "legacy.xml"
+    assert bench_parse.bare_scan(legacy, "MedlineCitation") == legacy.read_text().count("<MedlineCitation ") == 2
+
+
+def test_only_the_real_files_present_are_compared(tmp_path):
+    (tmp_path / "pubmed").mkdir()
+    assert bench_parse.real_pubmed_files(tmp_path) == []
+    legacy = tmp_path / "pubmed" / "medline16n0902.xml.gz"
+    legacy.write_bytes(b"")
+    assert bench_parse.real_pubmed_files(tmp_path) == [(legacy, "MedlineCitation")]
+
+
+def test_the_whole_process_timing_runs_gap_replay_parse_and_counts_what_it_wrote():
+    seconds, cpu, documents = bench_parse.timed_command("pubmed", [FIXTURES / "articles.xml"] * 2)
+    assert documents == 8, "four documents, twice"
+    assert seconds > 0 and cpu > 0

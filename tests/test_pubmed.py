@@ -229,6 +229,7 @@ def test_each_record_takes_its_journal_pub_date(articles):
         ("<Year>2024</Year><Month>Feb</Month>", "2024-02"),
         ("<Year>2024</Year><Month>September</Month><Day>30</Day>", "2024-09-30"),
         ("<Year>2023</Year><Month>Feb</Month><Day>30</Day>", "2023-02"),
+        ("<Year>2023</Year><Month>Feb</Month><Day> </Day>", "2023-02"),
         ("<Year>2022</Year><Season>Winter</Season>", "2022"),
         ("<Year>2021</Year>", "2021"),
         ("<MedlineDate>1998 Dec-1999 Jan</MedlineDate>", "1998-12"),
@@ -241,6 +242,16 @@ def test_each_record_takes_its_journal_pub_date(articles):
 )
 def test_pub_date_variants_become_iso_dates(pub_date, expected):
     assert pub_date_of(pub_date) == expected
+
+
+def test_whitespace_is_collapsed_exactly_as_split_and_join_would_in_short_and_long_texts():
+    sentence = "Outcome improved in 12 of 40 patients (p = 0.03) after six weeks of treatment with the new drug."
+    spaces = [chr(code) for code in range(0x110000) if chr(code).isspace()]
+    texts = [sentence, f" {sentence}\n", sentence.replace(" ", "  ", 1), "\n  ".join([sentence] * 3), f"é {sentence}"]
+    texts += [sentence.replace(" ", space, 1) for space in spaces] + [space * 100 for space in spaces]
+    texts += ["", " ", "a\tb", "Trial 7", " x "]
+    assert all(pubmed.collapsed(text) == " ".join(text.split()) for text in texts)
+    assert pubmed.collapsed(sentence) is sentence, "a long text with nothing to collapse is not split and joined"
 
 
 def with_language(*codes: str) -> bytes:
