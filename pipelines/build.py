@@ -4,41 +4,60 @@ Megatron `.bin/.idx` shards -> `manifest.json`, written last (a folder with a ma
 Build reads exactly the curated files curate's completion record lists (and refuses to start without one, or when
 curate ran with other settings or did not cover a source the recipe enables), writes under its staging folder, and
 publishes `tokens/` and its record only once the pipeline has finished (`stages`).
+
+Documents travel through Beam in batches, column by column, never one element per document (Beam's per-element
+cost would otherwise exceed the tokenizer's), and without their tokens: the tokenizer appends them to spill files in
+the staging folder (one per Beam bundle; one copy of the tokens on disk until the shards are written), and each
+shard writer reads the documents it takes from there. So no runner holds the corpus's tokens in memory (the
+in-process and multi-process runners keep every PCollection in the driver), and only ids and counts are shuffled.
+Every choice is still made per document copy by the same hashes, so the shards do not depend on the batching.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import json
 import logging
+import os
+import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import apache_beam as beam
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from gap_replay import stages
-from gap_replay.beam.io import ReadCurated
-from gap_replay.documents import Document, read_parquet
+from gap_replay.files import write_atomic
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 from gap_replay.pipelines.options import pipeline_options, run_to_completion
 from gap_replay.pipelines.stats import write_stats
 from gap_replay.recipe import Recipe
-from gap_replay.shards.indexed import dtype_for_vocab
-from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest, write_shard
+from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
+from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest
 from gap_replay.shards.tokenizer import LoadedTokenizer, load_tokenizer, train_bpe
 
 log = logging.getLogger(__name__)
 
 STAGE = "build"
 TOKENIZER_FILE = "tokenizer.json"
-SHARD_LIST = "_shards.jsonl"
 MAX_SHARDS = 100_000  # per split: more means `shards.tokens_per_shard` is far too small for the corpus
+SLICE_DOCUMENTS = 2048  # rows per work item: few enough that workers share a file evenly
+READ_ROWS = 256  # Parquet rows decoded at a time
+READ_BUFFER = 1 << 20  # Parquet bytes read at a time (not a whole row group at once)
+BATCH_DOCUMENTS = 256  # texts per tokenizer call (and per TokenizedBatch), or fewer when they reach
+BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small whatever the document lengths
+WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
+SPILL = "tokenized"  # staging folder of the spill files and shard entries, deleted once the shards are written
+COLUMNS = ["id", "source", "text"]
 
 
 class BuildError(RuntimeError):
@@ -57,158 +76,387 @@ def checked_shard_count(split: str, tokens: int, tokens_per_shard: int) -> int:
 
 
 @dataclass(frozen=True)
-class Tokenized:
-    """One tokenized document copy on its way to a shard; `key` is unique per copy (`<id>#<epoch>`)."""
+class CuratedSlice:
+    """Rows `start` to `stop` of one row group of a curated file: the unit of work that Beam spreads over workers."""
 
-    key: str
-    source: str
-    split: str
-    tokens: np.ndarray
+    path: str
+    row_group: int
+    start: int
+    stop: int
 
 
-class TokenizeDocuments(beam.DoFn):
-    """Batches of Documents -> Tokenized (EOS appended), each assigned to its split by a hash of its id."""
+def curated_slices(paths: Sequence[str], documents: int = SLICE_DOCUMENTS) -> list[CuratedSlice]:
+    """The curated files cut into slices of at most `documents` rows, from their Parquet footers."""
+    slices = []
+    for path in paths:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            metadata = pq.ParquetFile(stream).metadata
+        for group in range(metadata.num_row_groups):
+            rows = metadata.row_group(group).num_rows
+            parts = -(-rows // documents)
+            bounds = [rows * part // parts for part in range(parts + 1)]
+            slices += [CuratedSlice(path, group, start, stop) for start, stop in itertools.pairwise(bounds)]
+    return slices
 
-    def __init__(self, tokenizer_path: str, eos_token: str, seed: int, valid_fraction: float) -> None:
+
+def read_slice(piece: CuratedSlice, columns: Sequence[str] = COLUMNS) -> Iterator[pa.RecordBatch]:
+    """The slice's rows, a few hundred at a time. The rows before it in its row group are decoded and skipped
+    (Parquet has no row offsets), which costs little: curate writes uncompressed row groups."""
+    with FileSystems.open(piece.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        row = 0
+        parquet = pq.ParquetFile(stream, pre_buffer=False, buffer_size=READ_BUFFER)
+        batches = parquet.iter_batches(READ_ROWS, row_groups=[piece.row_group], columns=list(columns))
+        for batch in batches:
+            start, stop = max(row, piece.start), min(row + batch.num_rows, piece.stop)
+            if start < stop:
+                yield batch.slice(start - row, stop - start)
+            row += batch.num_rows
+            if row >= piece.stop:
+                return
+
+
+def _columns(batch: pa.RecordBatch) -> tuple[list[str], list[str], list[str]]:
+    """(ids, sources, texts) of a batch of curated rows; a row without one of them is not a document."""
+    columns = [batch.column(name) for name in COLUMNS]
+    if any(column.null_count for column in columns):
+        missing = [name for name, column in zip(COLUMNS, columns, strict=True) if column.null_count]
+        raise ValueError(f"document row lacks required field(s) {', '.join(missing)}")
+    ids, sources, texts = (column.to_pylist() for column in columns)
+    return ids, sources, texts
+
+
+@dataclass(frozen=True)
+class TokenizedBatch:
+    """Documents tokenized together, column by column: document i goes to `splits[i]` by a hash of its id, is
+    repeated `copies[i]` times (`mix.epochs`), and its tokens (EOS last) are tokens `offsets[i]` to `offsets[i + 1]`
+    of the spill file `path`."""
+
+    path: str
+    ids: list[str]
+    sources: list[str]
+    splits: list[str]
+    copies: list[int]
+    offsets: np.ndarray
+
+    def copy_keys(self, i: int) -> Iterator[str]:
+        """The key of each copy of document i, unique in the corpus: `<id>#<epoch>`."""
+        return (f"{self.ids[i]}#{epoch}" for epoch in range(self.copies[i]))
+
+    def size(self, i: int) -> int:
+        return int(self.offsets[i + 1] - self.offsets[i])
+
+
+class TokenizeSlices(beam.DoFn):
+    """CuratedSlice -> TokenizedBatch of a few hundred documents (or a few hundred KB of text) each, their tokens
+    appended to the bundle's spill file under `spill_dir`.
+
+    One file per bundle, not per slice, keeps the files few for the shard writers to open. The file is closed when
+    the bundle finishes, before any of its outputs count (a failed bundle's file is never referenced; a retried one
+    writes a new file), and nothing reads a spill file before every bundle of this step has finished: the shard
+    writers wait for the mix plan, which needs every batch.
+    """
+
+    def __init__(
+        self,
+        spill_dir: str,
+        tokenizer_path: str,
+        eos_token: str,
+        seed: int,
+        valid_fraction: float,
+        epochs: dict[str, float],
+    ) -> None:
+        self._spill_dir = spill_dir
         self._path = tokenizer_path
         self._eos_token = eos_token
         self._seed = seed
         self._valid_fraction = valid_fraction
+        self._epochs = epochs
 
     def setup(self) -> None:
         self._tokenizer = load_tokenizer(self._path, eos_token=self._eos_token)
         self._dtype = dtype_for_vocab(self._tokenizer.vocab_size)
 
-    def process(self, batch: Sequence[Any]) -> Iterator[Tokenized]:
-        encoded = self._tokenizer.encode_batch([doc.text for doc in batch])
-        for doc, tokens in zip(batch, encoded, strict=True):
-            split = split_of(doc.id, self._seed, self._valid_fraction)
-            yield Tokenized(doc.id, doc.source, split, np.asarray(tokens, dtype=self._dtype))
+    def start_bundle(self) -> None:
+        self._spill: BinaryIO | None = None
+        self._written = 0
+
+    def process(self, piece: CuratedSlice) -> Iterator[TokenizedBatch]:
+        if self._spill is None:
+            self._spill = open(os.path.join(self._spill_dir, f"{uuid.uuid4().hex}.bin"), "xb")  # noqa: SIM115
+        for ids, sources, texts in _text_batches(piece):
+            tokens, offsets = self._tokenizer.encode_concatenated(texts, self._dtype)
+            self._spill.write(tokens.data.cast("B"))
+            yield self._batch(self._spill.name, ids, sources, offsets + self._written)
+            self._written += tokens.size
+
+    def finish_bundle(self) -> None:
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+
+    def teardown(self) -> None:
+        if getattr(self, "_spill", None) is not None:
+            self._spill.close()
+
+    def _batch(self, path: str, ids: list[str], sources: list[str], offsets: np.ndarray) -> TokenizedBatch:
+        seed, fraction = self._seed, self._valid_fraction
+        return TokenizedBatch(
+            path=path,
+            ids=ids,
+            sources=sources,
+            splits=[split_of(doc_id, seed, fraction) for doc_id in ids],
+            copies=[
+                epoch_copies(doc_id, self._epochs.get(source, 1.0), seed)
+                for doc_id, source in zip(ids, sources, strict=True)
+            ],
+            offsets=offsets,
+        )
 
 
-def _epoch_copies(item: Tokenized, epochs: dict[str, float], seed: int) -> Iterator[Tokenized]:
-    for epoch in range(epoch_copies(item.key, epochs.get(item.source, 1.0), seed)):
-        yield Tokenized(f"{item.key}#{epoch}", item.source, item.split, item.tokens)
+def _text_batches(piece: CuratedSlice) -> Iterator[tuple[list[str], list[str], list[str]]]:
+    """(ids, sources, texts) of a slice, at most `BATCH_DOCUMENTS` texts or about `BATCH_CHARACTERS` characters at a
+    time (a few long texts make a batch of their own)."""
+    for batch in read_slice(piece):
+        ids, sources, texts = _columns(batch)
+        start = characters = 0
+        for end, text in enumerate(texts, 1):
+            characters += len(text)
+            if characters >= BATCH_CHARACTERS or end - start >= BATCH_DOCUMENTS or end == len(texts):
+                yield ids[start:end], sources[start:end], texts[start:end]
+                start, characters = end, 0
 
 
-def _thresholds(
-    pool: tuple[str, Iterable[tuple[float, int]]], medical_tokens: dict[str, int], share: float
-) -> tuple[str, float]:
-    split, candidates = pool
-    return split, replay_threshold(candidates, replay_target(medical_tokens.get(split, 0), share))
+class Tokenize(beam.PTransform):
+    """Curated slices -> TokenizedBatch; the slices are spread over the workers (Create reshuffles them)."""
 
-
-class WriteShard(beam.DoFn):
-    """((split, index), copies) -> one shard, in seeded-shuffle order; yields its manifest entry as JSON."""
-
-    def __init__(self, directory: str, dtype: str, seed: int) -> None:
-        self._directory = directory
-        self._dtype = np.dtype(dtype)
-        self._seed = seed
-
-    def process(self, group: tuple[tuple[str, int, int], Iterable[Tokenized]]) -> Iterator[str]:
-        (split, index, count), items = group
-        ordered = sorted(items, key=lambda item: (stable_unit(self._seed, "shuffle", item.key), item.key))
-        yield json.dumps(write_split_shard(self._directory, split, index, count, ordered, self._dtype).__dict__)
-
-
-def write_split_shard(
-    directory: str, split: str, index: int, count: int, items: Sequence[Tokenized], dtype: np.dtype
-) -> ShardEntry:
-    """Write the documents of shard `index` of `count` of a split (already in order) and describe it."""
-    path = shard_name(split, index, count)
-    return write_shard(directory, path, split, ((item.source, item.tokens) for item in items), dtype)
-
-
-class Mix(beam.PTransform):
-    """Tokenized documents -> the training mix: epochs per source, then replay up to its share of tokens per split."""
-
-    def __init__(self, epochs: dict[str, float], replay_share: float, seed: int) -> None:
+    def __init__(self, slices: Sequence[CuratedSlice], tokenize: TokenizeSlices) -> None:
         super().__init__()
-        self._epochs = epochs
+        self._slices = list(slices)
+        self._tokenize = tokenize
+
+    def expand(self, pipeline: beam.pvalue.PBegin) -> beam.PCollection:
+        return pipeline | "Slices" >> beam.Create(self._slices) | "Encode" >> beam.ParDo(self._tokenize)
+
+
+@dataclass(frozen=True)
+class MixCounts:
+    """What the mix needs to know of some documents: medical tokens per split (copies counted), and each replay
+    copy's stable draw and tokens per split."""
+
+    medical: dict[str, int]
+    replay: dict[str, list[tuple[float, int]]]
+
+
+def mix_counts(batch: TokenizedBatch, seed: int) -> MixCounts:
+    """A batch's part of the counts the mix plan sums (replay copies are drawn by a hash of their key)."""
+    medical: dict[str, int] = {}
+    replay: dict[str, list[tuple[float, int]]] = {}
+    for i, (source, split) in enumerate(zip(batch.sources, batch.splits, strict=True)):
+        if source == "replay":
+            draws = replay.setdefault(split, [])
+            draws += [(stable_unit(seed, "replay", key), batch.size(i)) for key in batch.copy_keys(i)]
+        elif batch.copies[i]:
+            medical[split] = medical.get(split, 0) + batch.copies[i] * batch.size(i)
+    return MixCounts(medical, replay)
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """The mix, decided: replay copies drawn at or below `replay_limits[split]` are taken (-1: none), and each
+    split with documents is cut into `shard_counts[split]` shards."""
+
+    replay_limits: dict[str, float]
+    shard_counts: dict[str, int]
+
+
+def mix_plan(counts: Iterable[MixCounts], share: float, tokens_per_shard: int) -> MixPlan:
+    """Replay is taken in the order of its draws until it is `share` of each split's tokens; shards hold about
+    `tokens_per_shard` tokens of the mixed split."""
+    medical: dict[str, int] = {}
+    replay: dict[str, list[tuple[float, int]]] = {}
+    for part in counts:
+        for split, tokens in part.medical.items():
+            medical[split] = medical.get(split, 0) + tokens
+        for split, draws in part.replay.items():
+            replay.setdefault(split, []).extend(draws)
+    limits = {
+        split: replay_threshold(draws, replay_target(medical.get(split, 0), share)) for split, draws in replay.items()
+    }
+    totals = dict(medical)
+    for split, draws in replay.items():
+        taken = sum(tokens for draw, tokens in draws if draw <= limits[split])
+        if taken:
+            totals[split] = totals.get(split, 0) + taken
+    return MixPlan(
+        replay_limits=limits,
+        shard_counts={split: checked_shard_count(split, tokens, tokens_per_shard) for split, tokens in totals.items()},
+    )
+
+
+class PlanMix(beam.PTransform):
+    """TokenizedBatch -> the MixPlan, a single element: how much replay each split takes and its shard count."""
+
+    def __init__(self, replay_share: float, tokens_per_shard: int, seed: int) -> None:
+        super().__init__()
         self._share = replay_share
-        self._seed = seed
-
-    def expand(self, tokenized: beam.PCollection) -> beam.PCollection:
-        seed, share = self._seed, self._share
-        copies = tokenized | "Epochs" >> beam.FlatMap(_epoch_copies, self._epochs, seed)
-        medical = copies | "Medical" >> beam.Filter(lambda item: item.source != "replay")
-        pool = (
-            copies
-            | "ReplayPool" >> beam.Filter(lambda item: item.source == "replay")
-            | "Draw" >> beam.Map(lambda item: (item, stable_unit(seed, "replay", item.key)))
-        )
-        medical_tokens = (
-            medical
-            | "MedicalLengths" >> beam.Map(lambda item: (item.split, len(item.tokens)))
-            | "MedicalTokens" >> beam.CombinePerKey(sum)
-        )
-        thresholds = (
-            pool
-            | "Draws" >> beam.MapTuple(lambda item, draw: (item.split, (draw, len(item.tokens))))
-            | "GroupBySplit" >> beam.GroupByKey()
-            | "Thresholds" >> beam.Map(_thresholds, beam.pvalue.AsDict(medical_tokens), share)
-        )
-        replay = (
-            pool
-            | "TakeReplay"
-            >> beam.Filter(
-                lambda drawn, limits: drawn[1] <= limits.get(drawn[0].split, -1.0), beam.pvalue.AsDict(thresholds)
-            )
-            | "Drawn" >> beam.MapTuple(lambda item, _: item)
-        )
-        return (medical, replay) | "Mixed" >> beam.Flatten()
-
-
-class Shard(beam.PTransform):
-    """The mix -> shards of about `tokens_per_shard` tokens: each copy goes to a shard by a seeded hash of its key."""
-
-    def __init__(self, directory: str, dtype: str, tokens_per_shard: int, seed: int) -> None:
-        super().__init__()
-        self._directory = directory
-        self._dtype = dtype
         self._tokens_per_shard = tokens_per_shard
         self._seed = seed
 
-    def expand(self, mixed: beam.PCollection) -> beam.PCollection:
-        seed, per_shard = self._seed, self._tokens_per_shard
-        counts = (
-            mixed
-            | "Lengths" >> beam.Map(lambda item: (item.split, len(item.tokens)))
-            | "SplitTokens" >> beam.CombinePerKey(sum)
-            | "ShardCounts"
-            >> beam.MapTuple(lambda split, tokens: (split, checked_shard_count(split, tokens, per_shard)))
-        )
-
-        def assign(item: Tokenized, shard_counts: dict[str, int]) -> tuple[tuple[str, int, int], Tokenized]:
-            count = shard_counts[item.split]
-            index = int(stable_unit(seed, "shard", item.key) * count)
-            return (item.split, index, count), item
-
+    def expand(self, batches: beam.PCollection) -> beam.PCollection:
         return (
-            mixed
-            | "AssignShard" >> beam.Map(assign, beam.pvalue.AsDict(counts))
-            | "GroupByShard" >> beam.GroupByKey()
-            | "WriteShards" >> beam.ParDo(WriteShard(self._directory, self._dtype, seed))
+            batches
+            | "Counts" >> beam.Map(mix_counts, self._seed)
+            | "AllCounts" >> beam.combiners.ToList()
+            | "Plan" >> beam.Map(mix_plan, self._share, self._tokens_per_shard)
         )
 
 
-def _read_curated(path: str) -> Iterator[Document]:
-    """One curated Parquet file through Beam's FileSystems (local, gs://, s3://)."""
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-        yield from read_parquet(stream)
+@dataclass(frozen=True)
+class ShardPiece:
+    """The copies of one batch that go to one shard: copy j is `sizes[j]` tokens from token `starts[j]` of the spill
+    file `path`, placed in the shard by `order[j]` = (seeded shuffle draw, copy key)."""
+
+    path: str
+    order: list[tuple[float, str]]
+    sources: list[str]
+    starts: np.ndarray
+    sizes: np.ndarray
+
+
+def shard_pieces(batch: TokenizedBatch, plan: MixPlan, seed: int) -> Iterator[tuple[tuple[str, int, int], ShardPiece]]:
+    """Every copy the plan takes goes to a shard by a seeded hash of its key; one piece per shard it reaches."""
+    chosen: dict[tuple[str, int, int], list[tuple[float, str, int]]] = {}
+    for i, (source, split) in enumerate(zip(batch.sources, batch.splits, strict=True)):
+        for key in batch.copy_keys(i):
+            if source == "replay" and stable_unit(seed, "replay", key) > plan.replay_limits.get(split, -1.0):
+                continue
+            count = plan.shard_counts[split]
+            shard = (split, int(stable_unit(seed, "shard", key) * count), count)
+            chosen.setdefault(shard, []).append((stable_unit(seed, "shuffle", key), key, i))
+    for shard, copies in chosen.items():
+        documents = np.array([i for *_, i in copies], dtype=np.int64)
+        starts = batch.offsets[documents]
+        yield (
+            shard,
+            ShardPiece(
+                path=batch.path,
+                order=[(draw, key) for draw, key, _ in copies],
+                sources=[batch.sources[i] for *_, i in copies],
+                starts=starts,
+                sizes=batch.offsets[documents + 1] - starts,
+            ),
+        )
+
+
+def write_split_shard(
+    directory: str, split: str, index: int, count: int, pieces: Iterable[ShardPiece], dtype: np.dtype
+) -> ShardEntry:
+    """Write shard `index` of `count` of a split, its copies in seeded-shuffle order, and describe it."""
+    pieces = list(pieces)
+    order = sorted((draw, key, p, j) for p, piece in enumerate(pieces) for j, (draw, key) in enumerate(piece.order))
+    path = shard_name(split, index, count)
+    sources: dict[str, int] = {}
+    source_documents: dict[str, int] = {}
+    with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
+        chunk: list[tuple[str, int, int]] = []
+        gathered = 0
+        for *_, p, j in order:
+            piece = pieces[p]
+            size = int(piece.sizes[j])
+            source = piece.sources[j]
+            sources[source] = sources.get(source, 0) + size
+            source_documents[source] = source_documents.get(source, 0) + 1
+            chunk.append((piece.path, int(piece.starts[j]), size))
+            gathered += size
+            if gathered >= WRITE_TOKENS:
+                writer.add_documents(*read_spilled(chunk, dtype))
+                chunk, gathered = [], 0
+        writer.add_documents(*read_spilled(chunk, dtype))
+    return ShardEntry.from_files(
+        path, split, writer.close(), dict(sorted(sources.items())), dict(sorted(source_documents.items()))
+    )
+
+
+def read_spilled(documents: Sequence[tuple[str, int, int]], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens back to back, sizes) of (spill file, first token, size) documents, in the order given; each file is
+    opened once and read in file order."""
+    sizes = np.array([size for _, _, size in documents], dtype=np.int64)
+    ends = np.cumsum(sizes)
+    tokens = np.empty(int(ends[-1]) if len(ends) else 0, dtype=dtype)
+    view = memoryview(tokens).cast("B")
+    itemsize = tokens.itemsize
+    by_file: dict[str, list[int]] = {}
+    for k, (path, _, _) in enumerate(documents):
+        by_file.setdefault(path, []).append(k)
+    for path, wanted in by_file.items():
+        with open(path, "rb", buffering=0) as spill:
+            for k in sorted(wanted, key=lambda k: documents[k][1]):
+                _, start, size = documents[k]
+                spill.seek(start * itemsize)
+                target = view[(int(ends[k]) - size) * itemsize : int(ends[k]) * itemsize]
+                if spill.readinto(target) != len(target):
+                    raise BuildError(f"{path}: spill file ends before token {start + size}")
+    return tokens, sizes
+
+
+class WriteShard(beam.DoFn):
+    """((split, index, count), pieces) -> one shard in `directory`, and its manifest entry as `<shard>.json` in
+    `entries` (a sink of a few files costs less than Beam's text sink; a retried shard writes the same bytes)."""
+
+    def __init__(self, directory: str, entries: str, dtype: str) -> None:
+        self._directory = directory
+        self._entries = entries
+        self._dtype = np.dtype(dtype)
+
+    def process(self, group: tuple[tuple[str, int, int], Iterable[ShardPiece]]) -> None:
+        (split, index, count), pieces = group
+        entry = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
+        write_atomic(os.path.join(self._entries, f"{entry.path}.json"), json.dumps(entry.__dict__))
+
+
+def read_entries(entries: Path) -> list[ShardEntry]:
+    """The manifest entries WriteShard left in `entries`."""
+    return [ShardEntry(**json.loads(path.read_bytes())) for path in sorted(entries.glob("*.json"))]
+
+
+class Shard(beam.PTransform):
+    """TokenizedBatch and the MixPlan -> shards of about `tokens_per_shard` tokens, with their manifest entries."""
+
+    def __init__(self, plan: beam.PCollection, directory: str, entries: str, dtype: str, seed: int) -> None:
+        super().__init__()
+        self._plan = plan
+        self._directory = directory
+        self._entries = entries
+        self._dtype = dtype
+        self._seed = seed
+
+    def expand(self, batches: beam.PCollection) -> beam.PCollection:
+        return (
+            batches
+            | "Pieces" >> beam.FlatMap(shard_pieces, beam.pvalue.AsSingleton(self._plan), self._seed)
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShards" >> beam.ParDo(WriteShard(self._directory, self._entries, self._dtype))
+        )
+
+
+def _read_columns(paths: Sequence[str]) -> Iterator[tuple[str, str, str]]:
+    """(id, source, text) of every curated document, through Beam's FileSystems (local, gs://, s3://)."""
+    for path in paths:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+            parquet = pq.ParquetFile(stream, pre_buffer=False, buffer_size=READ_BUFFER)
+            for batch in parquet.iter_batches(READ_ROWS, columns=COLUMNS):
+                yield from zip(*_columns(batch), strict=True)
 
 
 def _training_texts(paths: Sequence[str], recipe: Recipe) -> list[str]:
     """The tokenizer's training texts: up to N train-split medical documents, chosen by a stable draw, in id order."""
     docs = (
-        doc
-        for path in paths
-        for doc in _read_curated(path)
-        if doc.source != "replay" and split_of(doc.id, recipe.seed, recipe.split.valid_fraction) == "train"
+        (doc_id, text)
+        for doc_id, source, text in _read_columns(paths)
+        if source != "replay" and split_of(doc_id, recipe.seed, recipe.split.valid_fraction) == "train"
     )
     limit = recipe.tokenizer.train_max_documents or 2**62
-    chosen = heapq.nsmallest(limit, ((stable_unit(recipe.seed, "tokenizer", d.id), d.id, d.text) for d in docs))
+    chosen = heapq.nsmallest(limit, ((stable_unit(recipe.seed, "tokenizer", i), i, text) for i, text in docs))
     return [text for _, _, text in sorted(chosen, key=lambda entry: entry[1])]
 
 
@@ -294,28 +542,25 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
             dtype = dtype_for_vocab(tokenizer.vocab_size)
             replay_share = recipe.mix.replay_share if recipe.sources.replay.enabled else 0.0
 
-            pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-            _ = (
-                pipeline
-                | "ReadCurated" >> ReadCurated(paths)
-                | "Batch" >> beam.BatchElements(min_batch_size=16, max_batch_size=512)
-                | "Tokenize"
-                >> beam.ParDo(
-                    TokenizeDocuments(
-                        str(tokens_dir / TOKENIZER_FILE), tokenizer.eos_token, recipe.seed, recipe.split.valid_fraction
-                    )
-                )
-                | "Mix" >> Mix(dict(recipe.mix.epochs), replay_share, recipe.seed)
-                | "Shard" >> Shard(str(tokens_dir), dtype.name, recipe.shards.tokens_per_shard, recipe.seed)
-                | "ShardList" >> beam.io.WriteToText(str(tokens_dir / SHARD_LIST), num_shards=1, shard_name_template="")
+            slices = curated_slices(paths)
+            spill_dir = publisher.path(SPILL)
+            spill_dir.mkdir()
+            tokenize = TokenizeSlices(
+                str(spill_dir),
+                str(tokens_dir / TOKENIZER_FILE),
+                tokenizer.eos_token,
+                recipe.seed,
+                recipe.split.valid_fraction,
+                dict(recipe.mix.epochs),
             )
+            pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+            batches = pipeline | "Tokenize" >> Tokenize(slices, tokenize)
+            plan = batches | "PlanMix" >> PlanMix(replay_share, recipe.shards.tokens_per_shard, recipe.seed)
+            _ = batches | "Shard" >> Shard(plan, str(tokens_dir), str(spill_dir), dtype.name, recipe.seed)
             run_to_completion(pipeline, STAGE)
-
-            shard_list = tokens_dir / SHARD_LIST
-            lines = shard_list.read_text(encoding="utf-8").splitlines()
-            entries = [ShardEntry(**json.loads(line)) for line in lines if line]
+            entries = read_entries(spill_dir)
+            shutil.rmtree(spill_dir)
             entries += _missing_shards(entries, tokens_dir, dtype)
-            shard_list.unlink()
             manifest = build_manifest(
                 recipe.name,
                 recipe.model_dump(mode="json"),
@@ -325,6 +570,8 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
                 entries,
                 mix=_mix_summary(recipe, entries),
             )
+            if "decontamination" in curated["summary"]:
+                manifest["decontamination"] = curated["summary"]["decontamination"]
             write_manifest(manifest, tokens_dir / "manifest.json")
             known = {
                 f"tokens/{entry.path}.{kind}": (size, sha256)

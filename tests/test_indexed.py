@@ -59,6 +59,29 @@ def test_idx_and_bin_are_byte_identical_to_megatron_layout(tmp_path):
     assert (tmp_path / "s.bin").read_bytes() == struct.pack(f"<{len(tokens)}H", *tokens)
 
 
+def test_add_documents_writes_the_bytes_of_one_add_document_per_document(tmp_path):
+    documents = [[5, 6, 0], [], [7, 0], [65000, 1, 2, 3, 0]]
+    one_by_one = write_shard(tmp_path / "one", documents)
+
+    with IndexedDatasetWriter(tmp_path / "all", np.dtype(np.uint16)) as writer:
+        writer.add_documents(np.array([5, 6, 0], dtype=np.uint16), np.array([3]))
+        writer.add_documents(np.array([7, 0, 65000, 1, 2, 3, 0], dtype=np.uint16), np.array([0, 2, 5]))
+    together = writer.close()
+
+    assert (tmp_path / "all.bin").read_bytes() == (tmp_path / "one.bin").read_bytes()
+    assert (tmp_path / "all.idx").read_bytes() == (tmp_path / "one.idx").read_bytes()
+    assert (together.documents, together.tokens, together.bin_sha256) == (4, 10, one_by_one.bin_sha256)
+
+
+def test_add_documents_refuses_sizes_that_do_not_cover_the_tokens(tmp_path):
+    with IndexedDatasetWriter(tmp_path / "s", np.dtype(np.uint16)) as writer:
+        with pytest.raises(ValueError, match="do not split into documents"):
+            writer.add_documents(np.array([1, 2, 3], dtype=np.uint16), np.array([1, 1]))
+        with pytest.raises(ValueError, match="does not fit"):
+            writer.add_documents(np.array([70000, 0], dtype=np.int64), np.array([2]))
+        writer.add_document([1])
+
+
 def test_int32_idx_is_byte_identical_to_megatron_layout(tmp_path):
     write_shard(tmp_path / "s", [[100000, 2], [3]], dtype=np.int32)
 

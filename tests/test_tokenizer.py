@@ -1,7 +1,9 @@
+import itertools
 import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from gap_replay.shards.tokenizer import EOS_TOKEN, load_tokenizer, train_bpe
@@ -47,6 +49,17 @@ def test_encode_batch_appends_one_eos_and_roundtrips_bytes(trained):
     assert encoded[2] == [0]
     assert all(0 not in ids[:-1] for ids in encoded)
     assert [tokenizer.tokenizer.decode(ids[:-1]) for ids in encoded] == texts
+
+
+def test_encode_concatenated_is_encode_batch_back_to_back(trained):
+    tokenizer, _ = trained
+    texts = ["Metformin 500 mg", "", f"end {EOS_TOKEN} marker", TEXTS[3]]
+
+    tokens, offsets = tokenizer.encode_concatenated(texts, np.dtype(np.uint16))
+
+    assert tokens.dtype == np.uint16 and offsets.tolist()[0] == 0 and offsets[-1] == tokens.size
+    assert [tokens[start:end].tolist() for start, end in itertools.pairwise(offsets)] == tokenizer.encode_batch(texts)
+    assert tokenizer.encode_concatenated([], np.dtype(np.uint16))[0].size == 0
 
 
 def test_special_token_text_inside_a_document_is_encoded_as_plain_text(trained):

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tokenizers
 from tokenizers import decoders, models, pre_tokenizers, trainers
 
@@ -47,6 +48,16 @@ class LoadedTokenizer:
         """Token ids per text, the tokenizer's special tokens left out and EOS appended to each."""
         encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return [[*encoding.ids, self.eos_id] for encoding in encodings]
+
+    def encode_concatenated(self, texts: list[str], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """`encode_batch` as two arrays: every text's ids (EOS last) back to back, and the offsets where each text
+        starts, with the end of the last as a final entry (text i is `tokens[offsets[i]:offsets[i + 1]]`)."""
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        arrays = [np.array([*encoding.ids, self.eos_id], dtype=dtype) for encoding in encodings]
+        offsets = np.zeros(len(arrays) + 1, dtype=np.int64)
+        np.cumsum([array.size for array in arrays], out=offsets[1:])
+        tokens = np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+        return tokens, offsets
 
     def to_manifest(self) -> dict:
         return {

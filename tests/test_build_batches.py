@@ -1,0 +1,126 @@
+"""Build's batched steps on their own: slices of the curated Parquet, spill files, the mix plan, shards from pieces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gap_replay.documents import Document, write_parquet
+from gap_replay.mix import stable_unit
+from gap_replay.pipelines import build
+from gap_replay.pipelines.build import (
+    BuildError,
+    MixCounts,
+    MixPlan,
+    TokenizedBatch,
+    curated_slices,
+    mix_plan,
+    read_slice,
+    read_spilled,
+    shard_pieces,
+    write_split_shard,
+)
+from gap_replay.shards.indexed import IndexedDataset
+
+U16 = np.dtype(np.uint16)
+
+
+def spill(path, tokens):
+    np.array(tokens, dtype=U16).tofile(path)
+    return str(path)
+
+
+def test_slices_cover_every_row_once_in_file_order(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "READ_ROWS", 3)  # read batches that straddle the slice bounds
+    path = tmp_path / "part.parquet"
+    docs = [Document(id=f"pubmed:{n}", source="pubmed", subsource="pubmed", text=f"text {n}") for n in range(10)]
+    write_parquet(docs, path, batch_size=4)  # row groups of 4, 4 and 2 rows
+
+    slices = curated_slices([str(path)], documents=3)
+
+    assert [(piece.row_group, piece.start, piece.stop) for piece in slices] == [
+        (0, 0, 2),
+        (0, 2, 4),
+        (1, 0, 2),
+        (1, 2, 4),
+        (2, 0, 2),
+    ]
+    ids = [doc_id for piece in slices for batch in read_slice(piece) for doc_id in batch.column("id").to_pylist()]
+    assert ids == [doc.id for doc in docs]
+
+
+def test_text_batches_hold_a_few_hundred_texts_or_a_few_long_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(build, "BATCH_DOCUMENTS", 3)
+    monkeypatch.setattr(build, "BATCH_CHARACTERS", 100)
+    path = tmp_path / "part.parquet"
+    lengths = [10, 10, 10, 10, 150, 10, 60, 60, 10]
+    write_parquet(
+        [Document(id=f"pmc:{n}", source="pmc", subsource="pmc", text="x" * size) for n, size in enumerate(lengths)],
+        path,
+    )
+
+    [piece] = curated_slices([str(path)])
+    batches = list(build._text_batches(piece))
+
+    assert [[len(text) for text in texts] for _, _, texts in batches] == [[10, 10, 10], [10, 150], [10, 60, 60], [10]]
+    assert [doc_id for ids, _, _ in batches for doc_id in ids] == [f"pmc:{n}" for n in range(len(lengths))]
+
+
+def test_read_spilled_gathers_documents_in_the_order_asked(tmp_path):
+    first = spill(tmp_path / "a.bin", [1, 2, 3, 4, 5])
+    second = spill(tmp_path / "b.bin", [9, 8])
+
+    tokens, sizes = read_spilled([(second, 1, 1), (first, 3, 2), (first, 0, 2)], U16)
+
+    assert (tokens.tolist(), sizes.tolist()) == ([8, 4, 5, 1, 2], [1, 2, 2])
+    with pytest.raises(BuildError, match=r"a\.bin: spill file ends before token 7"):
+        read_spilled([(first, 4, 3)], U16)
+
+
+def test_replay_is_taken_in_draw_order_up_to_its_token_share_and_sizes_the_shards():
+    counts = [
+        MixCounts(medical={"train": 600}, replay={"train": [(0.5, 40)]}),
+        MixCounts(medical={"train": 300, "valid": 50}, replay={"train": [(0.1, 60), (0.7, 30)], "valid": [(0.2, 10)]}),
+    ]
+
+    plan = mix_plan(counts, share=0.1, tokens_per_shard=300)
+
+    # train: 900 medical tokens want 100 of replay, reached by the draws 0.1 and 0.5; 1,000 tokens make 4 shards
+    assert plan == MixPlan(replay_limits={"train": 0.5, "valid": 0.2}, shard_counts={"train": 4, "valid": 1})
+    assert mix_plan(counts, share=0.0, tokens_per_shard=300).shard_counts == {"train": 3, "valid": 1}
+
+
+def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_path):
+    seed = 7
+    batches = [
+        TokenizedBatch(
+            path=spill(tmp_path / "a.bin", [11, 0, 12, 13, 0, 14, 0]),
+            ids=["pubmed:1", "pmc:2", "pubmed:3"],
+            sources=["pubmed", "pmc", "pubmed"],
+            splits=["train", "train", "train"],
+            copies=[1, 2, 1],
+            offsets=np.array([0, 2, 5, 7]),
+        ),
+        TokenizedBatch(
+            path=spill(tmp_path / "b.bin", [21, 22, 23, 0, 24, 0]),
+            ids=["replay:4", "replay:5"],
+            sources=["replay", "replay"],
+            splits=["train", "train"],
+            copies=[1, 1],
+            offsets=np.array([0, 4, 6]),
+        ),
+    ]
+    limit = stable_unit(seed, "replay", "replay:4#0")
+    assert stable_unit(seed, "replay", "replay:5#0") > limit  # so replay:5 is left out
+    plan = MixPlan(replay_limits={"train": limit}, shard_counts={"train": 1})
+
+    pieces = [piece for batch in batches for piece in shard_pieces(batch, plan, seed)]
+    entry = write_split_shard(str(tmp_path), "train", 0, 1, [piece for _, piece in pieces], U16)
+
+    tokens = {"pubmed:1": [11, 0], "pmc:2": [12, 13, 0], "pubmed:3": [14, 0], "replay:4": [21, 22, 23, 0]}
+    keys = ["pubmed:1#0", "pmc:2#0", "pmc:2#1", "pubmed:3#0", "replay:4#0"]
+    keys.sort(key=lambda key: (stable_unit(seed, "shuffle", key), key))
+    shard = IndexedDataset(tmp_path / entry.path)
+    assert [shard[i].tolist() for i in range(len(shard))] == [tokens[key.split("#")[0]] for key in keys]
+    assert entry.sources == {"pmc": 6, "pubmed": 4, "replay": 4}
+    assert entry.source_documents == {"pmc": 2, "pubmed": 2, "replay": 1}
