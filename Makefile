@@ -35,8 +35,11 @@ corpus: install
 test: install-dev
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m pytest -q
 
+# Installs the bench extra (datatrove, for the side-by-side rows) besides the dev one.
 bench: install-dev
+	$(PIP) install -q -e ".[dev,train,bench]"
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PYTHON) -m gap_replay.bench
+	$(PYTHON) -m gap_replay.bench_build
 	$(PYTHON) -m gap_replay.bench_parse
 	$(PYTHON) -m gap_replay.bench_lang
 	$(PYTHON) -m gap_replay.bench_quality
