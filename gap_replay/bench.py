@@ -101,6 +101,17 @@ def bench_corpus(name: str, recipe: Recipe, repeat: int, beam_args: list[str], s
     return rows
 
 
+def components_row(corpus: str, recipe: Recipe, repeat: int, beam_args: list[str]) -> str:
+    """The whole curate again with near dedup's components resolved in Beam rounds (`components: beam`, what a
+    corpus over 1 GB gets by default) rather than on the driver: its time and the rounds it used."""
+    minhash = recipe.dedup.minhash.model_copy(update={"components": "beam"})
+    beam_recipe = recipe.model_copy(update={"dedup": recipe.dedup.model_copy(update={"minhash": minhash})})
+    runs = [measure(curate_stage, beam_recipe, beam_args) for _ in range(repeat)]
+    documents, raw_bytes, rounds = runs[0].result
+    row = stage_row(corpus, "curate (beam)", runs, {"docs": documents, "MB": raw_bytes / 1e6})
+    return f"{row}  (near dedup: {rounds} star rounds)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gap_replay.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per stage; the median is reported")
@@ -129,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         write_synthetic_jsonl(collection, args.documents)
         jsonl = jsonl_recipe(Path(tmp) / "jsonl", collection)
         rows += bench_corpus(f"jsonl {size}", jsonl, args.repeat, beam_args, steps=True)
+        rows.append(components_row(f"jsonl {size}", jsonl, args.repeat, beam_args))
     print("\n".join(rows))
     print("\n" + "\n".join(comparison_rows(args.documents, args.repeat, args.workers)))
     return 0

@@ -3,7 +3,8 @@
 
 import gzip
 
-from gap_replay.bench import HEADER, stage_row, uncompressed_size
+from gap_replay.bench import HEADER, components_row, stage_row, uncompressed_size
+from gap_replay.bench_corpora import jsonl_recipe, write_synthetic_jsonl
 from gap_replay.benchmarking import Run
 
 
@@ -34,3 +35,15 @@ def test_a_gzip_file_is_counted_by_the_bytes_it_holds(tmp_path):
     assert compressed.stat().st_size < 1000
     assert uncompressed_size(compressed) == 100_000
     assert uncompressed_size(plain) == 123
+
+
+def test_the_beam_components_row_reports_the_star_rounds_it_used(tmp_path):
+    write_synthetic_jsonl(tmp_path / "collection", 300)
+    recipe = jsonl_recipe(tmp_path / "out", tmp_path / "collection")
+
+    row = components_row("jsonl 300", recipe, 1, ["--runner=FnApiRunner"])
+
+    assert row.startswith("jsonl 300          curate (beam) ")
+    rounds = int(row.split("(near dedup: ")[1].split()[0])
+    assert rounds >= 1  # at least the round that finds the labels settled
+    assert recipe.dedup.minhash.components == "auto"  # the recipe given is left as it was
