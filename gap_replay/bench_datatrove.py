@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,7 @@ def ours_near_dedup(collection: str, work: str, workers: int) -> tuple[float, li
     from gap_replay.beam.dedup import NearDedup
     from gap_replay.beam.parse import DELETIONS, ParseFiles
     from gap_replay.beam.rejects import REJECTS
+    from gap_replay.pipelines.curate import components_mode, input_bytes
     from gap_replay.pipelines.options import pipeline_options, run_to_completion
     from gap_replay.sources import local
 
@@ -144,25 +146,44 @@ def ours_near_dedup(collection: str, work: str, workers: int) -> tuple[float, li
             "redistributable": source.redistributable,
         }
     }
+    inputs = [(local.NAME, path) for path, _ in local.input_files(source)]
+    # Near dedup as curate runs it: `auto` components settled by the size of the input (the driver under 1 GB).
+    minhash = recipe.dedup.minhash
+    minhash = minhash.model_copy(update={"components": components_mode(minhash, input_bytes(inputs))})
     prefix = f"{local.NAME}/{source.name}:"
     removed = Path(work) / "removed"
+
+    class RecordIds(beam.DoFn):
+        """Writes each bundle's ids to a file of its own, as `record_ids` does on datatrove's side (Beam's text sink
+        would add finalising stages of its own to what is timed)."""
+
+        def start_bundle(self) -> None:
+            self._ids: list[str] = []
+
+        def process(self, row_id: str) -> None:
+            self._ids.append(row_id)
+
+        def finish_bundle(self) -> None:
+            if self._ids:
+                removed.mkdir(parents=True, exist_ok=True)
+                text = "".join(f"{row_id}\n" for row_id in self._ids)
+                (removed / f"{uuid.uuid4().hex}.txt").write_text(text, encoding="utf-8")
+
     with _quiet(Path(work) / "beam.log"):
         pipeline = beam.Pipeline(options=pipeline_options(beam_args(workers)))
-        files = pipeline | "Files" >> beam.Create([(local.NAME, path) for path, _ in local.input_files(source)])
+        files = pipeline | "Files" >> beam.Create(inputs)
         parsed = files | "Parse" >> beam.ParDo(ParseFiles({}, options)).with_outputs(REJECTS, DELETIONS, main="docs")
         near = (
-            parsed.docs
-            | "Spread" >> beam.Reshuffle()
-            | "NearDedup" >> NearDedup(recipe.dedup.minhash, recipe.dedup.source_priority)
+            parsed.docs | "Spread" >> beam.Reshuffle() | "NearDedup" >> NearDedup(minhash, recipe.dedup.source_priority)
         )
         _ = (
             near[REJECTS]
             | "Dropped" >> beam.Filter(lambda record: record["reason"] in DUPLICATE_REASONS)
             | "Ids" >> beam.Map(lambda record: record["id"].removeprefix(prefix))
-            | "Write" >> beam.io.WriteToText(str(removed / "ids"), file_name_suffix=".txt")
+            | "Write" >> beam.ParDo(RecordIds())
         )
         run_to_completion(pipeline, "near dedup bench")
-    ids = [line for path in sorted(removed.glob("ids*.txt")) for line in path.read_text().splitlines()]
+    ids = [line for path in sorted(removed.glob("*.txt")) for line in path.read_text().splitlines()]
     return time.perf_counter() - start, ids
 
 

@@ -336,3 +336,26 @@ def test_parse_files_caps_documents_per_file(tmp_path, limit):
     path.write_text("".join(f'{{"text": "record {n}", "meta": {{}}}}\n' for n in range(5)))
     outputs = list(ParseFiles({"replay": limit}).process(("replay", str(path))))
     assert len(outputs) == limit
+
+
+def test_clusters_found_on_one_worker_merge_partial_sets_and_keep_the_smallest_key():
+    combine = dedup_module._ClustersOnDriver()
+    keys = {"a": ((2,), "ka"), "b": ((1,), "kb"), "c": ((3,), "kc"), "d": ((5,), "kd"), "e": ((4,), "ke")}
+    first, second = combine.create_accumulator(), combine.create_accumulator()
+    for item in [("edge", ("a", "b")), ("edge", ("b", "b")), ("key", ("a", keys["a"])), ("key", ("b", keys["b"]))]:
+        first = combine.add_input(first, item)
+    for item in [("edge", ("c", "b")), ("edge", ("e", "d")), ("edge", ("b", "a"))]:
+        second = combine.add_input(second, item)
+    for member in "cde":
+        second = combine.add_input(second, ("key", (member, keys[member])))
+
+    assigned = dict(combine.extract_output(combine.merge_accumulators([first, second])))
+
+    # a-b-c is one cluster rooted at its smallest id, "b" survives by its key; d-e another, "e" survives
+    assert assigned == {
+        "a": ("a", "b", 3, "kb"),
+        "b": ("a", "b", 3, "kb"),
+        "c": ("a", "b", 3, "kb"),
+        "d": ("d", "e", 2, "ke"),
+        "e": ("d", "e", 2, "ke"),
+    }

@@ -204,13 +204,16 @@ class _EdgeSet(beam.CombineFn):
         return merged
 
     def extract_output(self, edges: set[Edge]) -> list[tuple[str, str]]:
+        Metrics.counter(NAMESPACE, DRIVER_EDGES).inc(len(edges))
         return list(connected_components(edges).items())
 
 
 def _on_driver(edges: int, mode: Mode, driver_max_edges: int) -> bool:
-    """Whether `edges` distinct edges are resolved on the driver; counts them on the way they take."""
-    on_driver = mode == "driver" or (mode == "auto" and edges <= driver_max_edges)
-    Metrics.counter(NAMESPACE, DRIVER_EDGES if on_driver else BEAM_EDGES).inc(edges)
+    """Whether `edges` distinct edges are resolved on the driver; counts them when they go to the rounds (the
+    driver's edge set counts its own)."""
+    on_driver = mode == "auto" and edges <= driver_max_edges
+    if not on_driver:
+        Metrics.counter(NAMESPACE, BEAM_EDGES).inc(edges)
     return on_driver
 
 
@@ -222,10 +225,11 @@ class ConnectedComponents(beam.PTransform):
     """Edges (either orientation; duplicate and self edges allowed) -> (node, smallest id of its component) once for
     every node of a component of two nodes or more.
 
-    `driver` resolves them by union-find on one worker, `beam` in star rounds, and `auto` on the driver when there are
-    at most `driver_max_edges` distinct edges: a global count of the edges is read by the routing step as a side
-    input, so both ways are in the graph and the edges take one. The edges each way are counted (`edges/driver`,
-    `edges/beam`), as are the rounds (`near_dedup_rounds`) and the labels changed in each.
+    `driver` resolves them by union-find on one worker (the edges go straight there), `beam` in star rounds, and
+    `auto` on the driver when there are at most `driver_max_edges` distinct edges: a global count of the edges is
+    read by the routing step as a side input, so both ways are in the graph and the edges take one. The edges each
+    way are counted (`edges/driver`, `edges/beam`), as are the rounds (`near_dedup_rounds`) and the labels changed
+    in each.
     """
 
     def __init__(self, mode: Mode = "auto", driver_max_edges: int = 1_000_000, max_rounds: int = 64) -> None:
@@ -235,18 +239,24 @@ class ConnectedComponents(beam.PTransform):
         self._max_rounds = max_rounds
 
     def expand(self, edges: beam.PCollection) -> beam.PCollection:
-        distinct = edges | "Orient" >> beam.FlatMap(oriented) | "Distinct" >> beam.Distinct()
+        oriented_edges = edges | "Orient" >> beam.FlatMap(oriented)
+        if self._mode == "driver":  # nothing to count or route: the edge set is made distinct where it is resolved
+            return oriented_edges | "OnDriver" >> _DriverComponents()
+        distinct = oriented_edges | "Distinct" >> beam.Distinct()
         count = distinct | "Count" >> beam.combiners.Count.Globally()
         on_driver = count | "Decide" >> beam.Map(_on_driver, self._mode, self._driver_max_edges)
+        in_rounds = count | "InRounds" >> beam.Map(lambda n, driver: 0 if driver else n, AsSingleton(on_driver))
         routed = distinct | "Route" >> beam.FlatMap(_route, AsSingleton(on_driver)).with_outputs(_DRIVER, main="beam")
-        labels = []
-        if self._mode != "beam":
-            labels.append(
-                routed[_DRIVER]
-                | "OnDriver" >> beam.CombineGlobally(_EdgeSet())
-                | "DriverLabels" >> beam.FlatMap(lambda pairs: pairs)
-            )
-        if self._mode != "driver":
-            in_rounds = count | "InRounds" >> beam.Map(lambda n, driver: 0 if driver else n, AsSingleton(on_driver))
-            labels.append((routed.beam, in_rounds) | "StarRounds" >> _StarComponents(self._max_rounds))
+        labels = [(routed.beam, in_rounds) | "StarRounds" >> _StarComponents(self._max_rounds)]
+        if self._mode == "auto":
+            labels.append(routed[_DRIVER] | "OnDriver" >> _DriverComponents())
         return labels | "AllLabels" >> beam.Flatten()
+
+
+class _DriverComponents(beam.PTransform):
+    """Edges -> (node, root) by union-find over the distinct edges, on one worker."""
+
+    def expand(self, edges: beam.PCollection) -> beam.PCollection:
+        return (
+            edges | "EdgeSet" >> beam.CombineGlobally(_EdgeSet()) | "DriverLabels" >> beam.FlatMap(lambda pairs: pairs)
+        )

@@ -19,7 +19,7 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
-from apache_beam.pvalue import TaggedOutput
+from apache_beam.pvalue import AsDict, TaggedOutput
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
@@ -32,10 +32,18 @@ from gap_replay.beam.components import (
     ROUNDS,
     ConnectedComponents,
     counter_totals,
+    oriented,
 )
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.dedup.exact import exact_key, normalize_for_exact, normalized_key
-from gap_replay.dedup.minhash import band_keys, hashes_signature, jaccard, normalized_shingle_hashes, shingle_set
+from gap_replay.dedup.minhash import (
+    band_keys,
+    connected_components,
+    hashes_signature,
+    jaccard,
+    normalized_shingle_hashes,
+    shingle_set,
+)
 from gap_replay.dedup.survivor import choose_survivor, survivor_key
 from gap_replay.documents import Document
 from gap_replay.recipe import MinHashConfig
@@ -340,6 +348,40 @@ def _assign_cluster(
         yield member, (root, survivor, len(entries), entries[survivor][1])
 
 
+class _ClustersOnDriver(beam.CombineFn):
+    """("edge", edge) and ("key", (id, (survivor key, exact key))) -> [(id, cluster)] for every member of a cluster,
+    on one worker: the components by union-find over the distinct edges, then `_assign_cluster` per component. For
+    `components: driver`, where the duplicate graph fits one worker; it spares the shuffles of `_Clusters`."""
+
+    def create_accumulator(self) -> tuple[set[Edge], dict[str, tuple]]:
+        return set(), {}
+
+    def add_input(self, accumulator: tuple[set[Edge], dict[str, tuple]], item: tuple[str, Any]) -> tuple:
+        edges, keys = accumulator
+        kind, value = item
+        if kind == "edge":
+            edges.update(oriented(value))
+        else:
+            keys[value[0]] = value[1]
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[tuple[set[Edge], dict[str, tuple]]]) -> tuple:
+        edges: set[Edge] = set()
+        keys: dict[str, tuple] = {}
+        for more_edges, more_keys in accumulators:
+            edges |= more_edges
+            keys.update(more_keys)
+        return edges, keys
+
+    def extract_output(self, accumulator: tuple[set[Edge], dict[str, tuple]]) -> list[tuple[str, Cluster]]:
+        edges, keys = accumulator
+        Metrics.counter(NAMESPACE, DRIVER_EDGES).inc(len(edges))
+        members: dict[str, list[tuple[str, tuple, str]]] = defaultdict(list)
+        for node, root in connected_components(edges).items():
+            members[root].append((node, *keys[node]))
+        return [assigned for cluster in members.items() for assigned in _assign_cluster(cluster)]
+
+
 class _Clusters(beam.PTransform):
     """{"root": (id, root), "key": (id, (survivor key, exact key))} -> (id, (cluster id, survivor id, size, survivor's
     exact key)), whichever way the components were resolved: the survivor is the member with the smallest key."""
@@ -354,25 +396,34 @@ class _Clusters(beam.PTransform):
         )
 
 
-class _ApplyClusters(beam.DoFn):
-    """Keeps survivors (tagged with their cluster and its size) and rejects the other members of each cluster: as
-    exact duplicates when their normalised text is the survivor's, else as near duplicates."""
+Cluster = tuple[str, str, int, str]  # cluster id, survivor id, cluster size, survivor's exact key
 
-    def process(self, joined: tuple[str, dict[str, list]]) -> Iterator[Document | TaggedOutput]:
-        _, groups = joined
-        cluster = groups["cluster"][0] if groups["cluster"] else None
-        for doc in groups["document"]:
-            if cluster is None:
-                yield doc
-                continue
-            cluster_id, survivor, size, survivor_text = cluster
-            if doc.id == survivor:
-                counters.count(doc.source, "clusters/near")
-                yield doc.replace(meta={**doc.meta, "cluster_id": cluster_id, "cluster_size": size})
-                continue
-            reason = "exact_duplicate" if exact_key(doc.text) == survivor_text else "near_duplicate"
-            counters.dropped(doc.source, reason)
-            yield TaggedOutput(REJECTS, reject_record(reason, f"kept {survivor}", document=doc))
+
+def _apply_cluster(doc: Document, cluster: Cluster | None) -> Document | TaggedOutput:
+    """A document outside every cluster as it is; a survivor tagged with its cluster and its size; another member
+    rejected, as an exact duplicate when its normalised text is the survivor's, else as a near duplicate."""
+    if cluster is None:
+        return doc
+    cluster_id, survivor, size, survivor_text = cluster
+    if doc.id == survivor:
+        counters.count(doc.source, "clusters/near")
+        return doc.replace(meta={**doc.meta, "cluster_id": cluster_id, "cluster_size": size})
+    reason = "exact_duplicate" if exact_key(doc.text) == survivor_text else "near_duplicate"
+    counters.dropped(doc.source, reason)
+    return TaggedOutput(REJECTS, reject_record(reason, f"kept {survivor}", document=doc))
+
+
+def _apply_joined(joined: tuple[str, dict[str, list]]) -> Iterator[Document | TaggedOutput]:
+    """(id, {document, cluster}) joined by id -> `_apply_cluster` of each document."""
+    _, groups = joined
+    cluster = groups["cluster"][0] if groups["cluster"] else None
+    for doc in groups["document"]:
+        yield _apply_cluster(doc, cluster)
+
+
+def _apply_looked_up(doc: Document, clusters: dict[str, Cluster]) -> Iterator[Document | TaggedOutput]:
+    """`_apply_cluster` of a document, its cluster looked up by id in the clusters of every member."""
+    yield _apply_cluster(doc, clusters.get(doc.id))
 
 
 class NearDedup(beam.PTransform):
@@ -398,6 +449,21 @@ class NearDedup(beam.PTransform):
         if verify is not None:
             edges = {"pairs": edges, "shingles": bands[SHINGLES]} | "VerifyJaccard" >> _VerifyPairs(verify)
         edges = (edges, candidates[EXACT_EDGES]) | "WithExactEdges" >> beam.Flatten()
+        if config.components == "driver":
+            # The duplicate graph fits one worker (that is what `driver` says): its clusters are found there, and
+            # fit every worker's memory as a side input, which spares the documents a shuffle.
+            clusters = (
+                (
+                    edges | "TagEdges" >> beam.Map(lambda edge: ("edge", edge)),
+                    candidates[KEYS] | "TagKeys" >> beam.Map(lambda key: ("key", key)),
+                )
+                | "EdgesAndKeys" >> beam.Flatten()
+                | "ClustersOnDriver" >> beam.CombineGlobally(_ClustersOnDriver())
+                | "EveryMember" >> beam.FlatMap(lambda assigned: assigned)
+            )
+            return docs | "KeepSurvivors" >> beam.FlatMap(_apply_looked_up, AsDict(clusters)).with_outputs(
+                REJECTS, main="documents"
+            )
         roots = edges | "ConnectedComponents" >> ConnectedComponents(
             config.components, config.driver_max_edges, config.max_rounds
         )
@@ -406,7 +472,7 @@ class NearDedup(beam.PTransform):
         return (
             {"document": keyed, "cluster": clusters}
             | "JoinClusters" >> beam.CoGroupByKey()
-            | "KeepSurvivors" >> beam.ParDo(_ApplyClusters()).with_outputs(REJECTS, main="documents")
+            | "KeepSurvivors" >> beam.FlatMap(_apply_joined).with_outputs(REJECTS, main="documents")
         )
 
 
