@@ -22,6 +22,10 @@ from gap_replay.recipe import Recipe, RecipeError, load_recipe
 
 BEAM_COMMANDS = ("curate", "build", "corpus")
 OK, FAILED, REFUSED = 0, 1, 2
+BEAM_EPILOG = (
+    "Options not listed here go to Beam: --runner, --direct_running_mode, --direct_num_workers, --project, "
+    "--temp_location, ... (default: the in-process FnApiRunner)."
+)
 
 
 def _recipe_argument(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("card", "write the data cards from stats.json and the manifest"),
         ("corpus", "fetch + curate + build + card"),
     ):
-        _recipe_argument(commands.add_parser(name, help=text))
+        epilog = BEAM_EPILOG if name in BEAM_COMMANDS else None
+        _recipe_argument(commands.add_parser(name, help=text, description=text, epilog=epilog))
     parse = commands.add_parser("parse", help="run one source's parser on local raw files and write JSONL")
     parse.add_argument("source", help="pubmed, pmc, replay or guidelines/<organisation>")
     parse.add_argument("files", nargs="+", type=Path)
@@ -216,14 +221,36 @@ def _message(error: BaseException) -> str:
     return str(text).strip() or f"{type(error).__name__} (no message; run with -v for the traceback)"
 
 
+GCP_NOTICE = "apitools not found"  # Beam's warning, on import, that its optional Google Cloud libraries are missing
+
+
+def _without_gcp_notice(record: logging.LogRecord) -> bool:
+    """Drops Beam's notice about optional Google Cloud libraries: it matters only to a run on Dataflow or gs://."""
+    return not record.getMessage().startswith(GCP_NOTICE)
+
+
+def _parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """(arguments, options left for Beam). Everything after `train` is the trainer's own (`--config`, `--help`,
+    ...): argparse would take an option there for gap-replay's, so it never sees them."""
+    command_at = next((index for index, arg in enumerate(argv) if not arg.startswith("-")), len(argv))
+    if argv[command_at : command_at + 1] == ["train"]:
+        args = parser.parse_args([*argv[:command_at], "train"])
+        args.train_args = argv[command_at + 1 :]
+        return args, []
+    return parser.parse_known_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from gap_replay.stages import DryRun, StageError  # not Beam: parse, inspect and download start without it
 
     parser = build_parser()
-    args, beam_args = parser.parse_known_args(argv)
+    args, beam_args = _parse_arguments(parser, list(sys.argv[1:] if argv is None else argv))
     if beam_args and args.command not in BEAM_COMMANDS:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not any("Dataflow" in arg or "gs://" in arg for arg in beam_args):
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_without_gcp_notice)
     try:
         if args.command == "train":
             from gap_replay.train import main as train_main
