@@ -202,16 +202,18 @@ def _download(manifest_url: str, dest: Path, workers: int, allow_schemes: Sequen
 
 
 def _inspect(path: Path, verify: bool) -> int:
-    from gap_replay.shards.manifest import summarize
-    from gap_replay.shards.manifest import verify as verify_manifest
+    from gap_replay.shards.manifest import summarize, verify_path
 
-    print(summarize(path))
     if not verify:
+        print(summarize(path))
         return 0
-    problems = verify_manifest(path)
+    checked, problems = verify_path(path)
+    if not problems:  # a summary of a broken shard would fail on what the problems already say
+        print(summarize(path))
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
-    print("verified: every shard matches the manifest" if not problems else f"{len(problems)} problem(s)")
+    print(f"checked {checked}")
+    print("verified: no problem found" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
 
 

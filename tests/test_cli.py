@@ -10,6 +10,8 @@ import pytest
 
 from gap_replay.cli import main
 from gap_replay.documents import read_jsonl
+from gap_replay.shards.indexed import IndexedDatasetWriter
+from gap_replay.shards.manifest import ShardEntry, build_manifest, write_manifest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -114,3 +116,46 @@ def test_an_unfinished_upstream_stage_exits_2_naming_the_stage_to_run(tmp_path, 
     assert "build needs a finished curate" in capsys.readouterr().err
     assert main(["card", "--output", str(tmp_path / "out")]) == 2
     assert "card needs a finished curate" in capsys.readouterr().err
+
+
+def write_listed_shard(folder: Path) -> Path:
+    """A one-shard manifest in `folder` (two documents of 2 and 3 tokens, EOS 0); returns the shard's prefix."""
+    with IndexedDatasetWriter(folder / "train-00000-of-00001", "uint16") as writer:
+        writer.add_document([5, 0])
+        writer.add_document([6, 7, 0])
+    entry = ShardEntry.from_files("train-00000-of-00001", "train", writer.close(), {"pubmed": 5}, {"pubmed": 2})
+    tokenizer = {"name": "t", "vocab_size": 100, "eos_id": 0, "eos_token": "<eos>", "sha256": "0" * 64}
+    write_manifest(build_manifest("t", {}, "0" * 64, tokenizer, "uint16", [entry]), folder / "manifest.json")
+    return folder / "train-00000-of-00001"
+
+
+@pytest.mark.parametrize("suffix", ["", ".bin", ".idx"])
+def test_inspect_verifies_a_listed_shard_against_the_manifest_beside_it(tmp_path, capsys, suffix):
+    prefix = write_listed_shard(tmp_path)
+
+    assert main(["inspect", f"{prefix}{suffix}", "--verify"]) == 0
+    out = capsys.readouterr().out
+    assert f"checked {prefix}: size, sha256, index, counts and EOS against {tmp_path / 'manifest.json'}" in out
+    assert "verified: no problem found" in out
+
+
+def test_inspect_finds_a_flipped_byte_of_a_shard_given_by_its_bin(tmp_path, capsys):
+    prefix = write_listed_shard(tmp_path)
+    data = bytearray(prefix.with_suffix(".bin").read_bytes())
+    data[0] ^= 1
+    prefix.with_suffix(".bin").write_bytes(bytes(data))
+
+    assert main(["inspect", f"{prefix}.bin", "--verify"]) == 1
+    assert "sha256" in capsys.readouterr().err
+
+
+def test_a_shard_without_a_manifest_is_checked_on_its_own_and_says_so(tmp_path, capsys):
+    prefix = write_listed_shard(tmp_path)
+    (tmp_path / "manifest.json").unlink()
+
+    assert main(["inspect", f"{prefix}.idx", "--verify"]) == 0
+    assert "its index against its .bin (no manifest beside it lists it: sha256 and EOS unchecked)" in (
+        capsys.readouterr().out
+    )
+    prefix.with_suffix(".bin").write_bytes(b"\x05\x00")  # shorter than the index says
+    assert main(["inspect", str(prefix), "--verify"]) == 1

@@ -192,6 +192,30 @@ def verify(manifest_path: Path) -> list[str]:
     return problems
 
 
+def verify_path(path: Path) -> tuple[str, list[str]]:
+    """`verify` for what `inspect` accepts: a manifest or a folder holding one, or a shard by its prefix, `.bin` or
+    `.idx`. A shard is checked against the manifest beside it when that lists it, else on its own (its index
+    against its `.bin`). Returns what was checked, and the problems found ([] = all good)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "manifest.json"
+    if path.suffix == ".json":
+        return f"{path}: every shard's size, sha256, index, counts and EOS, and the totals", verify(path)
+    bin_path, _ = shard_paths(path)
+    prefix = bin_path.with_suffix("")
+    beside = prefix.parent / "manifest.json"
+    try:
+        manifest = read_manifest(beside) if beside.is_file() else None
+    except (OSError, ValueError) as error:
+        return f"{prefix}: against {beside}", [str(error)]
+    entry = next((shard for shard in (manifest or {}).get("shards", []) if shard["path"] == prefix.name), None)
+    if entry is None:
+        checked = f"{prefix}: its index against its .bin (no manifest beside it lists it: sha256 and EOS unchecked)"
+        return checked, validate(prefix)
+    problems = _verify_shard(prefix.parent, entry, manifest["dtype"], manifest["tokenizer"]["eos_id"])
+    return f"{prefix}: size, sha256, index, counts and EOS against {beside}", problems
+
+
 def summarize(path: Path) -> str:
     """A one-screen text summary of a manifest (or a folder holding one), or of a single shard prefix."""
     path = Path(path)
