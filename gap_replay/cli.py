@@ -1,4 +1,4 @@
-"""`gap-replay`: fetch | curate | build | card | corpus | download | parse | inspect | train.
+"""`gap-replay`: fetch | curate | build | card | corpus | download | parse | inspect | megatron | train.
 
 Arguments a command does not know are Beam pipeline options (`--runner`, `--project`, ...) and go to Beam.
 Exit codes: 0 done; 1 ran but something failed (files that could not be fetched or read, a pipeline that failed,
@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="summarise a manifest or a shard; --verify checks every byte")
     inspect.add_argument("path", type=Path)
     inspect.add_argument("--verify", action="store_true", help="check sizes, sha256, EOS and totals of every shard")
+    megatron = commands.add_parser(
+        "megatron",
+        help="print Megatron-LM's --train-data-path and --valid-data-path for a manifest's shards",
+        description="Megatron-LM's data arguments for a manifest: each shard's prefix, weighted by its tokens.",
+    )
+    megatron.add_argument("manifest", type=Path, help="manifest.json, or the folder holding it")
+    megatron.add_argument("--root", type=Path, help="where the shards are on the training machine (default: beside it)")
     train = commands.add_parser("train", help="train on the shards (see pipelines/train/*.yaml)", add_help=False)
     train.add_argument("train_args", nargs=argparse.REMAINDER)
     return parser
@@ -260,6 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_main(args.train_args)
         if args.command == "parse":
             return _parse(args.source, args.files, args.out)
+        if args.command == "megatron":
+            from gap_replay.shards.megatron import megatron_arguments
+
+            print(megatron_arguments(args.manifest, args.root))
+            return OK
         if args.command == "inspect":
             return _inspect(args.path, args.verify)
         if args.command == "download":

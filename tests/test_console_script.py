@@ -15,7 +15,7 @@ import yaml
 from gap_replay.cli import GCP_NOTICE, _without_gcp_notice
 
 SCRIPT = Path(sys.executable).parent / "gap-replay"
-COMMANDS = ["fetch", "curate", "build", "card", "corpus", "parse", "download", "inspect", "train"]
+COMMANDS = ["fetch", "curate", "build", "card", "corpus", "parse", "download", "inspect", "megatron", "train"]
 
 pytestmark = pytest.mark.skipif(not SCRIPT.exists(), reason=f"the console script is not installed at {SCRIPT}")
 
