@@ -4,9 +4,10 @@ VENV          ?= .venv
 PYTHON        := $(VENV)/bin/python
 PIP           := $(PYTHON) -m pip --disable-pip-version-check
 RECIPE        ?= pipelines/recipes/sample.yaml
-WORKERS       ?= 0
-# The multi-process DirectRunner (FnApiRunner) on all cores; WORKERS=0 means one worker per core.
-BEAM_LOCAL    := --runner=FnApiRunner --direct_running_mode=multi_processing --direct_num_workers=$(WORKERS)
+# Without WORKERS each stage picks its runner: in-process for a small input, the multi-process FnApiRunner on every
+# core from 256 MB. WORKERS=N forces N worker processes (0: one per core).
+WORKERS       ?=
+BEAM_LOCAL    := $(if $(WORKERS),--runner=FnApiRunner --direct_running_mode=multi_processing --direct_num_workers=$(WORKERS))
 TRAIN_CONFIG  ?= pipelines/train/tiny.yaml
 
 .PHONY: install install-dev corpus test bench train cards lint clean

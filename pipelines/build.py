@@ -38,7 +38,7 @@ from apache_beam.io.filesystems import FileSystems
 from gap_replay import stages
 from gap_replay.files import write_atomic
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
-from gap_replay.pipelines.options import pipeline_options, run_to_completion
+from gap_replay.pipelines.options import pipeline_options, run_to_completion, stored_bytes
 from gap_replay.pipelines.stats import write_stats
 from gap_replay.recipe import Recipe
 from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
@@ -553,7 +553,7 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
                 recipe.split.valid_fraction,
                 dict(recipe.mix.epochs),
             )
-            pipeline = beam.Pipeline(options=pipeline_options(beam_args))
+            pipeline = beam.Pipeline(options=pipeline_options(beam_args, stored_bytes(paths)))
             batches = pipeline | "Tokenize" >> Tokenize(slices, tokenize)
             plan = batches | "PlanMix" >> PlanMix(replay_share, recipe.shards.tokens_per_shard, recipe.seed)
             _ = batches | "Shard" >> Shard(plan, str(tokens_dir), str(spill_dir), dtype.name, recipe.seed)

@@ -28,7 +28,7 @@ from gap_replay.beam.parse import DELETIONS, ParseFiles
 from gap_replay.beam.rejects import REJECTS, WriteRejects
 from gap_replay.cards import dataset_card
 from gap_replay.documents import Document
-from gap_replay.pipelines.options import pipeline_options, run_to_completion
+from gap_replay.pipelines.options import pipeline_options, run_to_completion, stored_bytes
 from gap_replay.pipelines.stats import write_stats
 from gap_replay.recipe import MinHashConfig, Recipe
 from gap_replay.sources import local, parser_key, source_module
@@ -80,7 +80,7 @@ def raw_inputs(recipe: Recipe, fetched: Mapping[str, Any]) -> list[tuple[str, st
 
 def input_bytes(inputs: Sequence[tuple[str, str]]) -> int:
     """The size of the raw files curate reads, as stored (compressed files count compressed)."""
-    return sum(metadata.size_in_bytes for _, path in inputs for metadata in FileSystems.match([path])[0].metadata_list)
+    return stored_bytes(path for _, path in inputs)
 
 
 def components_mode(config: MinHashConfig, raw_bytes: int) -> str:
@@ -182,8 +182,9 @@ def run_curate(
         with stages.Publisher(output, STAGE) as publisher:
             staging = str(publisher.staging)
             log.info("curating %d raw files", len(inputs))
-            pipeline = beam.Pipeline(options=pipeline_options(beam_args))
-            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe, input_bytes(inputs))
+            raw_bytes = input_bytes(inputs)
+            pipeline = beam.Pipeline(options=pipeline_options(beam_args, raw_bytes))
+            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe, raw_bytes)
             curated["documents"] | "WriteCurated" >> WriteCurated(
                 staging, recipe.sources.enabled(), recipe.curated_shards
             )
