@@ -7,10 +7,12 @@ model) and writes it, sharded past `max_shard_bytes`, under a temporary name ren
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_
 from gap_replay.train.model import Llama, ModelArgs, RopeScaling
 
 CONFIG = "config.json"
+TOKENIZER = "tokenizer.json"  # beside a manifest, the tokenizer its shards were made with (build writes it there)
+TOKENIZER_CONFIG = "tokenizer_config.json"
+SPECIAL_TOKENS = "special_tokens_map.json"
 WEIGHTS = "model.safetensors"
 INDEX = "model.safetensors.index.json"
 IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)  # a buffer that old transformers versions saved; we recompute it
@@ -176,14 +181,58 @@ def load_hf(path: str | Path, device: str | torch.device = "cpu", dtype: torch.d
     return model
 
 
+@dataclass(frozen=True)
+class ExportTokenizer:
+    """The tokenizer to ship with an export: its `tokenizer.json`, EOS token, and the longest sequence trained on."""
+
+    path: Path
+    eos_token: str
+    max_length: int
+
+
+def manifest_tokenizer(manifest_path: str | Path, max_length: int) -> ExportTokenizer | None:
+    """The tokenizer a manifest's shards were made with: the `tokenizer.json` beside it, checked against the sha256
+    the manifest records. None when the manifest records no file hash or EOS token (a synthetic corpus); an error
+    naming the file when the file is missing or is another tokenizer."""
+    from gap_replay.shards.manifest import read_manifest
+
+    recorded = read_manifest(manifest_path)["tokenizer"]
+    if not recorded.get("sha256") or not recorded.get("eos_token"):
+        return None
+    file = Path(manifest_path).parent / TOKENIZER
+    if not file.is_file():
+        raise CheckpointFormatError(f"{file}: missing; the manifest's shards were made with it")
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    if digest != recorded["sha256"]:
+        raise CheckpointFormatError(f"{file}: sha256 {digest} is not the manifest's tokenizer ({recorded['sha256']})")
+    return ExportTokenizer(file, recorded["eos_token"], max_length)
+
+
+def _write_tokenizer(folder: Path, tokenizer: ExportTokenizer) -> None:
+    """tokenizer.json and the configuration `AutoTokenizer` reads: a fast tokenizer, EOS (also BOS, as GPT-2 has it:
+    documents carry no BOS of their own) and the trained length."""
+    shutil.copyfile(tokenizer.path, folder / TOKENIZER)
+    special = {"bos_token": tokenizer.eos_token, "eos_token": tokenizer.eos_token}
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        **special,
+        "model_max_length": tokenizer.max_length,
+        "clean_up_tokenization_spaces": False,
+    }
+    (folder / TOKENIZER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (folder / SPECIAL_TOKENS).write_text(json.dumps(special, indent=2) + "\n", encoding="utf-8")
+
+
 def save_hf(
     model: nn.Module,
     path: str | Path,
     dtype: torch.dtype | None = None,
     eos_token_id: int | None = None,
     max_shard_bytes: int = 5 * 2**30,
+    tokenizer: ExportTokenizer | None = None,
 ) -> None:
-    """Write a folder `transformers.AutoModelForCausalLM.from_pretrained` loads; with FSDP every rank must call it.
+    """Write a folder `transformers.AutoModelForCausalLM.from_pretrained` loads, and `AutoTokenizer` too when the
+    tokenizer is given; with FSDP every rank must call it.
 
     The full state dict is gathered to rank 0's CPU, which writes; `dtype` defaults to the parameters' dtype.
     """
@@ -202,6 +251,8 @@ def save_hf(
         _write_weights(state, temporary, max_shard_bytes)
         config = json.dumps(hf_config(args, dtype, eos_token_id), indent=2) + "\n"
         (temporary / CONFIG).write_text(config, encoding="utf-8")
+        if tokenizer is not None:
+            _write_tokenizer(temporary, tokenizer)
         _replace_folder(temporary, target)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)

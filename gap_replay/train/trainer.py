@@ -30,7 +30,14 @@ from gap_replay.train.checkpoint import (
 )
 from gap_replay.train.config import Config, ConfigError
 from gap_replay.train.data import Blend, Corpus, DataError, GPTSamples, TrainLoader, open_split, validation_batches
-from gap_replay.train.hf import DTYPES, check_state_dict, read_hf_args, read_hf_state_dict, save_hf
+from gap_replay.train.hf import (
+    DTYPES,
+    check_state_dict,
+    manifest_tokenizer,
+    read_hf_args,
+    read_hf_state_dict,
+    save_hf,
+)
 from gap_replay.train.metrics import MetricsLog, flops_per_token, peak_flops, peak_memory_gb, perplexity, throughput
 from gap_replay.train.model import Llama, document_ids
 from gap_replay.train.optim import build_optimizer, build_scheduler
@@ -81,6 +88,8 @@ class Trainer:
         corpora = [open_split(manifest.path, "train") for manifest in data.manifests]
         _check_same_tokenizer(corpora)
         self.eos_id = corpora[0].eos_id
+        # Checked now, not at the end of the run: the export ships the tokenizer the shards were made with.
+        self.export_tokenizer = manifest_tokenizer(data.manifests[0].path, data.seq_len)
         streams = [GPTSamples(corpus, data.seq_len, data.seed) for corpus in corpora]
         blend = Blend(streams, [manifest.weight for manifest in data.manifests])
         self.loader = TrainLoader(blend, train.micro_batch_size, world.rank, world.world_size, data.seed)
@@ -152,7 +161,7 @@ class Trainer:
             self.save()
         if config.checkpoint.export_hf:
             dtype = DTYPES[config.checkpoint.export_dtype]
-            save_hf(self.model, out / "hf", dtype, eos_token_id=self.eos_id)
+            save_hf(self.model, out / "hf", dtype, eos_token_id=self.eos_id, tokenizer=self.export_tokenizer)
         return RunResult(out, self.step, before, after)
 
     def train_steps(self) -> None:
