@@ -80,3 +80,40 @@ def test_a_tokenizer_file_that_is_not_the_manifests_stops_the_run_before_trainin
     with pytest.raises(CheckpointFormatError, match=r"tokenizer\.json: sha256 \w+ is not the manifest's tokenizer"):
         train(parse_config(settings(manifest, tmp_path / "run")))
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_the_best_validation_is_reported_and_exported_apart_from_the_last(tmp_path):
+    manifest = corpus_with_tokenizer(tmp_path / "corpus")
+    config = settings(manifest, tmp_path / "run")
+    config["train"]["steps"] = 6
+    config["eval"]["every_steps"] = 2
+    config["checkpoint"]["export"] = "both"
+
+    result = train(parse_config(config))
+
+    valid = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    trained = [(record["loss"], record["step"]) for record in valid if record["kind"] == "valid" and record["step"]]
+    assert [step for _, step in trained] == [2, 4, 6]  # every 2 steps (the last is also the final validation)
+    assert (result.best_loss, result.best_step) == min(trained)
+    best = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "hf-best"))
+    last = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "hf"))
+    assert transformers.AutoTokenizer.from_pretrained(str(tmp_path / "run" / "hf-best")).eos_token == "<|endoftext|>"
+    same = all(torch.equal(a, b) for a, b in zip(best.state_dict().values(), last.state_dict().values(), strict=True))
+    assert same == (result.best_step == 6)
+
+
+def test_a_resumed_run_takes_the_best_from_its_log(tmp_path):
+    from gap_replay.train.trainer import logged_best
+
+    log = tmp_path / "metrics.jsonl"
+    assert logged_best(log) is None
+    records = [
+        {"kind": "valid", "step": 0, "loss": 1.0},  # before training: not a trained step
+        {"kind": "train", "step": 1, "loss": 0.1},
+        {"kind": "valid", "step": 2, "loss": 4.0},
+        {"kind": "valid", "step": 4, "loss": 3.5},
+        {"kind": "valid", "step": 6, "loss": 3.9},
+    ]
+    log.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+
+    assert logged_best(log) == (3.5, 4)

@@ -42,5 +42,6 @@ def main(argv: list[str] | None = None) -> int:
             before = f"{perplexity(result.valid_loss_before):.3f} before (loss {result.valid_loss_before:.4f}), "
             after = before + after
         print(f"validation perplexity: {after}")
+        print(f"best validation perplexity: {perplexity(result.best_loss):.3f} at step {result.best_step}")
         print(f"step {result.step}; metrics, checkpoints and the Hugging Face export are in {result.output_dir}")
     return 0

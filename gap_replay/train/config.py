@@ -111,6 +111,9 @@ class CheckpointConfig:
     resume: bool = True  # false starts over: the output's checkpoints and metrics log are replaced
     export_hf: bool = True
     export_dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+    # Which weights the Hugging Face export holds: the last step's (`hf/`), the trained step with the lowest
+    # validation loss so far (`hf-best/`, rewritten at each new best), or both.
+    export: Literal["last", "best", "both"] = "last"
 
     def __post_init__(self) -> None:
         _require(self.every_steps >= 0, "every_steps", "must be >= 0")

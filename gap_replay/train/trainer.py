@@ -43,15 +43,29 @@ from gap_replay.train.model import Llama, document_ids
 from gap_replay.train.optim import build_optimizer, build_scheduler
 from gap_replay.train.parallel import World, autocast, init_world, parallelize
 
+BEST_EXPORT = "hf-best"
+
 
 @dataclass
 class RunResult:
-    """What a run reports: where it wrote, the last step, and the validation loss before and after."""
+    """What a run reports: where it wrote, the last step, the validation loss before and after, and the trained
+    step with the lowest validation loss (a resumed run counts the validations logged before it)."""
 
     output_dir: Path
     step: int
     valid_loss_before: float | None
     valid_loss_after: float
+    best_step: int
+    best_loss: float
+
+
+def logged_best(metrics: Path) -> tuple[float, int] | None:
+    """(loss, step) of the lowest validation loss after step 0 in a metrics log, None without one."""
+    if not metrics.is_file():
+        return None
+    records = (json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if line.strip())
+    losses = [(record["loss"], record["step"]) for record in records if record["kind"] == "valid" and record["step"]]
+    return min(losses) if losses else None
 
 
 def train(config: Config) -> RunResult:
@@ -120,6 +134,8 @@ class Trainer:
         resume_from = latest_checkpoint(self.checkpoints) if config.checkpoint.resume else None
         if resume_from is not None:
             self.step = load_checkpoint(resume_from, self.model, self.optimizer, self.scheduler, self.loader)
+        # The lowest validation loss of a trained step: this run's, or its log's when it resumes.
+        self.best = logged_best(config.output_dir / "metrics.jsonl") if self.step else None
         self.mask_eos = self.eos_id if train.document_mask else None
         self.autocast = autocast(world, train.precision)
         self.data_seconds = 0.0  # time spent waiting for batches since the last log line
@@ -159,10 +175,15 @@ class Trainer:
             self.log.close()
         if latest_checkpoint(self.checkpoints) != step_folder(self.checkpoints, self.step):
             self.save()
-        if config.checkpoint.export_hf:
-            dtype = DTYPES[config.checkpoint.export_dtype]
-            save_hf(self.model, out / "hf", dtype, eos_token_id=self.eos_id, tokenizer=self.export_tokenizer)
-        return RunResult(out, self.step, before, after)
+        if config.checkpoint.export_hf and config.checkpoint.export in ("last", "both"):
+            self.export(out / "hf")
+        best_loss, best_step = self.best or (after, self.step)
+        return RunResult(out, self.step, before, after, best_step, best_loss)
+
+    def export(self, folder: Path) -> None:
+        """The model as a Hugging Face folder, with the shards' tokenizer (every rank takes part)."""
+        dtype = DTYPES[self.config.checkpoint.export_dtype]
+        save_hf(self.model, folder, dtype, eos_token_id=self.eos_id, tokenizer=self.export_tokenizer)
 
     def train_steps(self) -> None:
         """Optimizer steps up to train.steps, with metrics, validation and checkpoints on their schedules."""
@@ -247,6 +268,11 @@ class Trainer:
                 for path, value in zip(self.valid, losses, strict=True)
             }
         self.log.write(record)
+        if self.step and (self.best is None or loss < self.best[0]):
+            self.best = (loss, self.step)
+            checkpoint = self.config.checkpoint
+            if checkpoint.export_hf and checkpoint.export in ("best", "both"):
+                self.export(self.config.output_dir / BEST_EXPORT)
         return loss
 
     def save(self) -> None:
