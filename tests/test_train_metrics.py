@@ -66,3 +66,32 @@ def test_metrics_log_appends_json_lines_on_the_main_rank_only(tmp_path):
     lines = (tmp_path / "main" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in lines] == [record]
     assert not (tmp_path / "other").exists()
+
+
+def test_without_a_terminal_progress_is_plain_lines_with_the_time_left(tmp_path, capsys):
+    log = MetricsLog(tmp_path / "metrics.jsonl", True, total_steps=100, initial_step=0, progress=True)
+    log.started = (1000.0, 0)
+    train = {"kind": "train", "step": 20, "loss": 2.5, "lr": 1e-3, "tokens_per_s": 1234.0, "mfu": None}
+
+    assert log.lines and log.bar is None  # the tests' stderr is not a terminal
+    assert log.progress_line(train, now=1050.0) == "step 20/100 loss 2.5000 lr 1.00e-03 1,234 tok/s eta 3m20s"
+    log.write({"kind": "valid", "step": 20, "loss": 2.0, "perplexity": 7.389})
+    log.close()
+    assert capsys.readouterr().err == "step 20/100 valid loss 2.0000 ppl 7.39\n"
+
+
+def test_a_resumed_run_counts_its_pace_from_where_it_resumed(tmp_path):
+    log = MetricsLog(tmp_path / "metrics.jsonl", True, total_steps=7400, initial_step=100, progress=True)
+    log.started = (0.0, 100)
+    train = {"kind": "train", "step": 200, "loss": 1.0, "lr": 1e-4, "tokens_per_s": 10.0, "mfu": 0.5}
+
+    assert log.progress_line(train, now=100.0).endswith("mfu 50.0% eta 2h00m")
+    log.close()
+
+
+def test_progress_off_prints_nothing(tmp_path, capsys):
+    log = MetricsLog(tmp_path / "metrics.jsonl", True, total_steps=5, initial_step=0, progress=False)
+    log.write({"kind": "valid", "step": 0, "loss": 2.0, "perplexity": 7.389})
+    log.close()
+
+    assert capsys.readouterr().err == ""

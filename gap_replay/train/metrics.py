@@ -6,6 +6,7 @@ import json
 import math
 import resource
 import sys
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -90,12 +91,16 @@ class MetricsLog:
         self.enabled = enabled
         self.file: IO[str] | None = None
         self.bar: tqdm | None = None
+        self.lines = False  # plain progress lines, where a bar would not show (a log, a pipe)
+        self.total_steps = total_steps
+        self.started = (time.monotonic(), initial_step)
         if enabled:
             path.parent.mkdir(parents=True, exist_ok=True)
             # A run from step 0 starts a new log; a resumed one continues its log.
             self.file = open(path, "a" if initial_step else "w", encoding="utf-8")  # noqa: SIM115 - see close()
-            if progress:
-                self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True, disable=None)
+            if progress and sys.stderr.isatty():
+                self.bar = tqdm(total=total_steps, initial=initial_step, unit="step", dynamic_ncols=True)
+            self.lines = progress and self.bar is None
 
     def write(self, record: dict[str, Any]) -> None:
         if self.file is None:
@@ -104,6 +109,18 @@ class MetricsLog:
         self.file.flush()
         if self.bar is not None:
             self.bar.set_postfix_str(_postfix(record), refresh=False)
+        elif self.lines:
+            print(self.progress_line(record, time.monotonic()), file=sys.stderr, flush=True)
+
+    def progress_line(self, record: dict[str, Any], now: float) -> str:
+        """`step N/TOTAL`, the record's figures, and for training records the time left at this run's pace."""
+        line = f"step {record['step']}/{self.total_steps} {_postfix(record)}"
+        start, first_step = self.started
+        done = record["step"] - first_step
+        if record["kind"] == "train" and done > 0:
+            left = (now - start) / done * (self.total_steps - record["step"])
+            line += f" eta {_duration(left)}"
+        return line
 
     def advance(self, steps: int = 1) -> None:
         if self.bar is not None:
@@ -121,3 +138,9 @@ def _postfix(record: dict[str, Any]) -> str:
         return f"valid loss {record['loss']:.4f} ppl {record['perplexity']:.2f}"
     mfu = f" mfu {record['mfu']:.1%}" if record.get("mfu") is not None else ""
     return f"loss {record['loss']:.4f} lr {record['lr']:.2e} {record['tokens_per_s']:,.0f} tok/s{mfu}"
+
+
+def _duration(seconds: float) -> str:
+    minutes, seconds = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
