@@ -98,6 +98,10 @@ def _load(args: argparse.Namespace) -> tuple[Recipe, str]:
     return recipe, sha256
 
 
+def _seconds(start: float) -> str:
+    return f"{time.monotonic() - start:.1f} s"
+
+
 def _fetch(recipe: Recipe, sources: Sequence[str] | None = None, force: bool = False) -> int:
     """Fetch and report each source; FAILED when any file or listing failed (after fetching all it could)."""
     from gap_replay.pipelines.fetch import run_fetch
@@ -120,9 +124,14 @@ def _fetch(recipe: Recipe, sources: Sequence[str] | None = None, force: bool = F
 def _curate(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool = False) -> None:
     from gap_replay.pipelines.curate import run_curate
 
+    start = time.monotonic()
     stats = run_curate(recipe, sha256, beam_args, force=force)
     kept = sum(entry.get("kept", 0) for entry in stats["sources"].values())
-    print(f"curate: {kept:,} documents kept from {stats['raw_files']} raw files -> {recipe.output_dir / 'curated'}")
+    parsed = sum(entry.get("parsed", 0) for entry in stats["sources"].values())
+    print(
+        f"curate: {kept:,} of {parsed:,} documents kept from {stats['raw_files']} raw files in "
+        f"{_seconds(start)} -> {recipe.output_dir / 'curated'}"
+    )
     for error in stats["parse_errors"]:
         print(f"  unreadable: {error['file']}: {error['detail']}", file=sys.stderr)
 
@@ -130,9 +139,10 @@ def _curate(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool =
 def _build(recipe: Recipe, sha256: str, beam_args: Sequence[str], force: bool = False) -> dict:
     from gap_replay.pipelines.build import run_build
 
+    start = time.monotonic()
     manifest = run_build(recipe, sha256, beam_args, force=force)
     train = manifest["totals"]["train"]
-    print(f"build: {train['tokens']:,} training tokens in {len(manifest['shards'])} shards")
+    print(f"build: {train['tokens']:,} training tokens in {len(manifest['shards'])} shards in {_seconds(start)}")
     return manifest
 
 

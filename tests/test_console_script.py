@@ -91,7 +91,7 @@ def test_a_beam_stage_prints_no_notice_about_optional_google_cloud_libraries(tmp
     result = gap_replay("curate", "--recipe", str(recipe))
 
     assert result.returncode == 0, result.stderr
-    assert "curate: 1 documents kept" in result.stdout + result.stderr
+    assert "curate: 1 of 1 documents kept from 1 raw files in " in result.stdout + result.stderr
     assert GCP_NOTICE not in result.stdout + result.stderr
 
 
