@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from gap_replay.documents import SOURCES
+from gap_replay.documents import PARQUET_SCHEMA, SOURCES
 from gap_replay.files import write_atomic
 from gap_replay.plots import drop_plot, token_plot
 
@@ -208,8 +208,12 @@ def write_cards(
 
 
 def dataset_card(name: str, sources: Iterable[str]) -> str:
-    """README.md for `<output>/curated/`, so `datasets.load_dataset(<output>/curated)` reads the Parquet."""
-    lines = ["---", "configs:", "- config_name: default", "  default: true", "  data_files:", "  - split: train"]
+    """README.md for `<output>/curated/`, so `datasets.load_dataset(<output>/curated)` reads the Parquet, with its
+    features declared from the Parquet schema (every column a string; `meta` a JSON object in a string)."""
+    lines = ["---", "dataset_info:", "  features:"]
+    for field in PARQUET_SCHEMA:
+        lines += [f"  - name: {field.name}", f"    dtype: {field.type}"]
+    lines += ["configs:", "- config_name: default", "  default: true", "  data_files:", "  - split: train"]
     lines.append('    path: "*/part-*.parquet"')
     for source in sources:
         lines += [
@@ -221,7 +225,8 @@ def dataset_card(name: str, sources: Iterable[str]) -> str:
     lines += ["---", "", f"# {name}: curated documents", ""]
     lines.append(
         "One row per document: `id`, `source`, `subsource`, `title`, `text`, `url`, `license`, `date`, `lang`, "
-        "and `meta` (a JSON string of source-specific fields). Licences differ per row: read the `license` column "
-        "before redistributing."
+        "and `meta` (a JSON string of source-specific fields: `json.loads` it). Licences differ per row: read the "
+        "`license` column before redistributing. One split, `train`, holds every curated document: build draws its "
+        "validation split by a hash of the id, and the replay documents here are the pool build draws from."
     )
     return "\n".join(lines) + "\n"

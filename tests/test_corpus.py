@@ -143,6 +143,11 @@ def test_curated_corpus_loads_with_hf_datasets(corpus, tmp_path):
     stats = json.loads((corpus / "stats.json").read_text())
     assert len(loaded) == sum(entry["kept"] for entry in stats["curate"]["sources"].values())
     assert set(loaded.column_names) >= {"id", "source", "text", "license", "meta"}
+    expected = ["id", "source", "subsource", "title", "text", "url", "license", "date", "lang", "meta"]
+    assert {name: feature.dtype for name, feature in loaded.features.items()} == dict.fromkeys(expected, "string")
+    card = (corpus / "curated" / "README.md").read_text()
+    assert "dataset_info:\n  features:\n  - name: id\n    dtype: string\n" in card
+    assert isinstance(json.loads(loaded[0]["meta"]), dict)
 
 
 def test_cards_are_written_and_byte_stable(corpus, tmp_path):
