@@ -185,7 +185,8 @@ def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[st
             + ", ".join(f"{name} {share:.2%}" for name, share in shares.items())
             + "."
         )
-        head.append(f"![Tokens per source]({TOKEN_PLOT})\n\n![Documents kept and dropped]({DROP_PLOT})")
+        drops = f"![Documents kept and dropped per reason, log scale]({DROP_PLOT})"
+        head.append(f"![Tokens per source]({TOKEN_PLOT})\n\n{drops}")
     return "\n\n".join([*head, *_sections(stats, manifest, counts, sources)]) + "\n"
 
 

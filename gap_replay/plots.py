@@ -51,11 +51,39 @@ def token_plot(manifest: dict[str, Any], sources: Sequence[str], path: Path) -> 
     return _save(_stacked_bars("Tokens per source", sources, series, "tokens"), path)
 
 
-def drop_plot(stats: dict[str, Any], sources: Sequence[str], path: Path) -> Path:
-    """Documents kept and dropped per source, drops split by reason."""
+def drop_series(stats: dict[str, Any], sources: Sequence[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """("kept" and every drop reason, {source: documents per category}): what the drop plot draws."""
     curate = stats["curate"]["sources"]
     reasons = sorted({reason for source in sources for reason in curate.get(source, {}).get("dropped", {})})
-    series = {"kept": [float(curate.get(source, {}).get("kept", 0)) for source in sources]}
-    for reason in reasons:
-        series[reason] = [float(curate.get(source, {}).get("dropped", {}).get(reason, 0)) for source in sources]
-    return _save(_stacked_bars("Documents kept and dropped", sources, series, "documents"), path)
+    series = {
+        source: [curate.get(source, {}).get("kept", 0)]
+        + [curate.get(source, {}).get("dropped", {}).get(reason, 0) for reason in reasons]
+        for source in sources
+    }
+    return ["kept", *reasons], series
+
+
+def _grouped_log_bars(title: str, categories: Sequence[str], series: dict[str, list[int]], xlabel: str) -> plt.Figure:
+    """Horizontal bars on a log scale, a group per category, a bar per series: one drop in a million documents
+    stays as visible as the rest."""
+    figure, axes = plt.subplots(figsize=(7, 0.14 * len(categories) * max(len(series), 1) + 1.4))
+    height = 0.8 / max(len(series), 1)
+    for index, (name, values) in enumerate(series.items()):
+        offset = (index - (len(series) - 1) / 2) * height
+        axes.barh([row + offset for row in range(len(categories))], values, height=height, label=name)
+    axes.set_yticks(range(len(categories)), categories)
+    axes.set_xscale("log")
+    axes.set_xlim(left=0.5)  # a count of one is a bar, not a line on the axis
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.invert_yaxis()
+    if len(series) > 1:
+        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+    return figure
+
+
+def drop_plot(stats: dict[str, Any], sources: Sequence[str], path: Path) -> Path:
+    """Documents kept and dropped per reason and source, on a log scale."""
+    categories, series = drop_series(stats, sources)
+    title = "Documents kept and dropped, per reason (log scale)"
+    return _save(_grouped_log_bars(title, categories, series, "documents"), path)
