@@ -27,6 +27,15 @@ def _save(figure: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _label(axes: plt.Axes, title: str, xlabel: str, series: int) -> None:
+    """Title, x label, categories top down, and a legend beside the plot when there is more than one series."""
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.invert_yaxis()
+    if series > 1:
+        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+
+
 def _stacked_bars(title: str, categories: Sequence[str], series: dict[str, list[float]], xlabel: str) -> plt.Figure:
     """Horizontal bars, one per category, stacked by series."""
     figure, axes = plt.subplots(figsize=(7, 0.6 * len(categories) + 1.4))
@@ -34,11 +43,7 @@ def _stacked_bars(title: str, categories: Sequence[str], series: dict[str, list[
     for name, values in series.items():
         axes.barh(categories, values, left=left, label=name)
         left = [start + value for start, value in zip(left, values, strict=True)]
-    axes.set_title(title)
-    axes.set_xlabel(xlabel)
-    axes.invert_yaxis()
-    if len(series) > 1:
-        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+    _label(axes, title, xlabel, len(series))
     return figure
 
 
@@ -74,11 +79,7 @@ def _grouped_log_bars(title: str, categories: Sequence[str], series: dict[str, l
     axes.set_yticks(range(len(categories)), categories)
     axes.set_xscale("log")
     axes.set_xlim(left=0.5)  # a count of one is a bar, not a line on the axis
-    axes.set_title(title)
-    axes.set_xlabel(xlabel)
-    axes.invert_yaxis()
-    if len(series) > 1:
-        axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+    _label(axes, title, xlabel, len(series))
     return figure
 
 
