@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 
 from gap_replay.documents import PARQUET_SCHEMA, SOURCES
 from gap_replay.files import write_atomic
 from gap_replay.plots import drop_plot, token_plot
+from gap_replay.shards.indexed import IndexedDataset
 
 DUPLICATE_REASONS = ("superseded_version", "exact_duplicate", "near_duplicate")
 TOKEN_PLOT = "corpus_tokens.png"
@@ -51,6 +53,27 @@ def curated_counts(paths: Iterable[Path]) -> dict[str, Counter]:
                 redistributable = json.loads(meta or "{}").get("redistributable") is True
                 counts["organisation"][(subsource, license or "unknown", "yes" if redistributable else "no")] += 1
     return counts
+
+
+LENGTH_QUANTILES = (10, 50, 90)
+
+
+def token_lengths(manifest: dict[str, Any], tokens_dir: Path) -> dict[str, list[int]]:
+    """Per split, the token counts (EOS included) of every document copy in its shards, read from their indexes."""
+    lengths: dict[str, list[int]] = {}
+    for shard in manifest["shards"]:
+        lengths.setdefault(shard["split"], []).extend(IndexedDataset(tokens_dir / shard["path"]).sizes.tolist())
+    return lengths
+
+
+def length_rows(lengths: dict[str, list[int]]) -> list[list[Any]]:
+    """split, documents, the 10th, 50th and 90th percentiles (the lower of two ranks), the longest, the mean."""
+    rows = []
+    for split, sizes in lengths.items():
+        if sizes:
+            quantiles = np.percentile(sizes, LENGTH_QUANTILES, method="lower").astype(int).tolist()
+            rows.append([split, len(sizes), *quantiles, max(sizes), round(sum(sizes) / len(sizes))])
+    return rows
 
 
 def _split_totals(manifest: dict[str, Any], source: str) -> list[int]:
@@ -167,8 +190,14 @@ def _decontamination(report: dict[str, Any], sources: list[str]) -> str:
     return f"{head}\n\n{files}\n\n{removed}"
 
 
-def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str, Counter], source: str | None) -> str:
-    """Markdown of the corpus card (source None) or of one source's card."""
+def render_card(
+    stats: dict[str, Any],
+    manifest: dict[str, Any],
+    counts: dict[str, Counter],
+    source: str | None,
+    lengths: dict[str, list[int]] | None = None,
+) -> str:
+    """Markdown of the corpus card (source None, with the shards' document lengths) or of one source's card."""
     sources = [source] if source else [s for s in SOURCES if s in stats["curate"]["sources"]]
     title = f"# {manifest['name']}: {source}" if source else f"# {manifest['name']}: corpus"
     tokenizer = manifest["tokenizer"]
@@ -187,14 +216,19 @@ def render_card(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[st
         )
         drops = f"![Documents kept and dropped per reason, log scale]({DROP_PLOT})"
         head.append(f"![Tokens per source]({TOKEN_PLOT})\n\n{drops}")
-    return "\n\n".join([*head, *_sections(stats, manifest, counts, sources)]) + "\n"
+    sections = list(_sections(stats, manifest, counts, sources))
+    if source is None and lengths:
+        header = ["split", "documents", "10th percentile", "median", "90th percentile", "longest", "mean"]
+        sections.insert(1, "## Document lengths in tokens\n\n" + _table(header, length_rows(lengths)))
+    return "\n\n".join([*head, *sections]) + "\n"
 
 
 def write_cards(
-    stats: dict[str, Any], manifest: dict[str, Any], curated: Iterable[Path], cards_dir: Path
+    stats: dict[str, Any], manifest: dict[str, Any], curated: Iterable[Path], cards_dir: Path, tokens_dir: Path
 ) -> list[Path]:
     """Write `corpus.md` with its plots and one `<source>.md` per curated source; returns the paths."""
     counts = curated_counts(curated)
+    lengths = token_lengths(manifest, tokens_dir)
     cards_dir.mkdir(parents=True, exist_ok=True)
     sources = [source for source in SOURCES if source in stats["curate"]["sources"]]
     written = [
@@ -203,7 +237,7 @@ def write_cards(
     ]
     for source in [None, *(s for s in SOURCES if s in stats["curate"]["sources"])]:
         path = cards_dir / f"{source or 'corpus'}.md"
-        write_atomic(path, render_card(stats, manifest, counts, source))
+        write_atomic(path, render_card(stats, manifest, counts, source, lengths))
         written.append(path)
     return written
 

@@ -33,7 +33,7 @@ def run_card(recipe: Recipe, force: bool = False) -> list[Path]:
         with stages.Publisher(output, STAGE, root=cards) as publisher:
             manifest = read_manifest(output / "tokens" / "manifest.json")
             parquet = [path for path in stages.file_paths(output, curated) if path.suffix == ".parquet"]
-            written = write_cards(collect_stats(output), manifest, parquet, publisher.staging)
+            written = write_cards(collect_stats(output), manifest, parquet, publisher.staging, output / "tokens")
             publisher.publish(inputs={"curate": curate_sha256, "build": build_sha256})
         write_stats(output)
     return [cards / path.name for path in written]
