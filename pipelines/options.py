@@ -26,11 +26,13 @@ def _given(args: Sequence[str], option: str) -> bool:
 
 def pipeline_options(beam_args: Sequence[str] = (), input_bytes: int = 0) -> PipelineOptions:
     """Options for one stage. Without `--runner`: the FnApiRunner (the DirectRunner tries a download), in-process
-    for an input under MULTI_PROCESS_BYTES and on every core above, unless `--direct_running_mode` says."""
+    for an input under MULTI_PROCESS_BYTES and on every core above, unless `--direct_running_mode` or
+    `--direct_num_workers` is given."""
     args = list(beam_args)
     if not _given(args, "--runner"):
         args.append(f"--runner={DEFAULT_RUNNER}")
-        if input_bytes >= MULTI_PROCESS_BYTES and not _given(args, "--direct_running_mode"):
+        chosen = _given(args, "--direct_running_mode") or _given(args, "--direct_num_workers")
+        if input_bytes >= MULTI_PROCESS_BYTES and not chosen:
             args += MULTI_PROCESS
     return PipelineOptions(args)
 

@@ -29,6 +29,10 @@ def test_a_running_mode_given_is_kept_whatever_the_input():
     assert chosen(args, 0) == ("FnApiRunner", "multi_processing", 3)
 
 
+def test_a_worker_count_given_alone_is_not_overridden():
+    assert chosen(["--direct_num_workers=3"], 10 * MULTI_PROCESS_BYTES) == ("FnApiRunner", "in_memory", 3)
+
+
 def test_a_runner_given_is_kept_and_nothing_added():
     assert chosen(["--runner=PortableRunner"], 10 * MULTI_PROCESS_BYTES) == ("PortableRunner", "in_memory", 1)
 
