@@ -40,6 +40,7 @@ from gap_replay.files import write_atomic
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 from gap_replay.pipelines.options import pipeline_options, run_to_completion, stored_bytes
 from gap_replay.pipelines.stats import write_stats
+from gap_replay.progress import Progress
 from gap_replay.recipe import Recipe
 from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
 from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest
@@ -175,6 +176,7 @@ class TokenizeSlices(beam.DoFn):
     def setup(self) -> None:
         self._tokenizer = load_tokenizer(self._path, eos_token=self._eos_token)
         self._dtype = dtype_for_vocab(self._tokenizer.vocab_size)
+        self._progress = Progress("build", "tokens")
 
     def start_bundle(self) -> None:
         self._spill: BinaryIO | None = None
@@ -188,6 +190,7 @@ class TokenizeSlices(beam.DoFn):
             self._spill.write(tokens.data.cast("B"))
             yield self._batch(self._spill.name, ids, sources, offsets + self._written)
             self._written += tokens.size
+            self._progress.add(documents=len(ids), tokens=int(tokens.size))
 
     def finish_bundle(self) -> None:
         if self._spill is not None:

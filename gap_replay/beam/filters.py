@@ -10,6 +10,7 @@ from apache_beam.pvalue import TaggedOutput
 from gap_replay.beam import counters
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.documents import Document
+from gap_replay.progress import Progress
 from gap_replay.recipe import CleanConfig, FilterConfig, LanguageConfig
 from gap_replay.text.clean import clean_document
 from gap_replay.text.lang import Detector, language_verdict, load_detector
@@ -22,12 +23,17 @@ def _reject(doc: Document, reason: str, detail: str | None = None) -> TaggedOutp
 
 
 class CleanDocuments(beam.DoFn):
-    """Per-source clean-up; a document left with no text is dropped as `empty`."""
+    """Per-source clean-up; a document left with no text is dropped as `empty`. As the first step after the shuffle
+    by id, fused with the language and quality steps and MinHash, it also reports this worker's progress."""
 
     def __init__(self, configs: dict[str, CleanConfig]) -> None:
         self._configs = configs
 
+    def setup(self) -> None:
+        self._progress = Progress("curate", "documents")
+
     def process(self, doc: Document) -> Iterator[Document | TaggedOutput]:
+        self._progress.add(documents=1)
         cleaned = clean_document(doc, self._configs.get(doc.source, CleanConfig()))
         if not cleaned.text.strip():
             yield _reject(doc, "empty")
