@@ -23,11 +23,12 @@ OVERVIEWS = [f"https://www.nice.org.uk/guidance/{ref}" for ref in ("cg157", "ng2
 COMMITTEE_CHAPTER = (
     "https://www.nice.org.uk/guidance/ta1121/chapter/4-Evaluation-committee-members-and-NICE-project-team"
 )
-SAMPLES = Path("/work/shared/samples/guidelines/real/nice")
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "guidelines" / "real" / "nice"
 SAMPLE_PRODUCT = SAMPLES / "nice_publications-feed_product_ng100_rheumatoid-arthritis.json"
 SAMPLE_CHAPTER = SAMPLES / "nice_publications-feed_ng100_chapter_recommendations.json"
 needs_samples = pytest.mark.skipif(
-    not SAMPLE_CHAPTER.is_file(), reason="the real NICE feed samples are in /work/shared, which is not mounted here"
+    not SAMPLE_CHAPTER.is_file(),
+    reason="the real NICE feed samples are in ../shared, which is not beside the repository",
 )
 
 
