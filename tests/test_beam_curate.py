@@ -340,22 +340,31 @@ def test_parse_files_caps_documents_per_file(tmp_path, limit):
 
 def test_clusters_found_on_one_worker_merge_partial_sets_and_keep_the_smallest_key():
     combine = dedup_module._ClustersOnDriver()
-    keys = {"a": ((2,), "ka"), "b": ((1,), "kb"), "c": ((3,), "kc"), "d": ((5,), "kd"), "e": ((4,), "ke")}
+    keys = {
+        "a": ((2,), "ka"),
+        "b": ((1,), "kb"),
+        "c": ((3,), "kc"),
+        "d": ((5,), "kd"),
+        "e": ((4,), "ke"),
+        "f": ((6,), "ke"),  # the text of "e"
+    }
     first, second = combine.create_accumulator(), combine.create_accumulator()
     for item in [("edge", ("a", "b")), ("edge", ("b", "b")), ("key", ("a", keys["a"])), ("key", ("b", keys["b"]))]:
         first = combine.add_input(first, item)
-    for item in [("edge", ("c", "b")), ("edge", ("e", "d")), ("edge", ("b", "a"))]:
+    for item in [("edge", ("c", "b")), ("edge", ("e", "d")), ("edge", ("b", "a")), ("edge", ("e", "f"))]:
         second = combine.add_input(second, item)
-    for member in "cde":
+    for member in "cdef":
         second = combine.add_input(second, ("key", (member, keys[member])))
 
     assigned = dict(combine.extract_output(combine.merge_accumulators([first, second])))
 
-    # a-b-c is one cluster rooted at its smallest id, "b" survives by its key; d-e another, "e" survives
+    # a-b-c is one cluster rooted at its smallest id, "b" survives by its key; d-e-f another, "e" survives, and "f",
+    # which has its text, is its exact duplicate
     assert assigned == {
-        "a": ("a", "b", 3, "kb"),
-        "b": ("a", "b", 3, "kb"),
-        "c": ("a", "b", 3, "kb"),
-        "d": ("d", "e", 2, "ke"),
-        "e": ("d", "e", 2, "ke"),
+        "a": ("a", "b", 3, "near_duplicate"),
+        "b": ("a", "b", 3, None),
+        "c": ("a", "b", 3, "near_duplicate"),
+        "d": ("d", "e", 3, "near_duplicate"),
+        "e": ("d", "e", 3, None),
+        "f": ("d", "e", 3, "exact_duplicate"),
     }

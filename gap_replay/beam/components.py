@@ -187,6 +187,12 @@ class _StarComponents(beam.PTransform):
         )
 
 
+def resolve_on_driver(edges: set[Edge]) -> dict[str, str]:
+    """Node -> root of the distinct edges by union-find, in this worker; the edges are counted (`edges/driver`)."""
+    Metrics.counter(NAMESPACE, DRIVER_EDGES).inc(len(edges))
+    return connected_components(edges)
+
+
 class _EdgeSet(beam.CombineFn):
     """Every edge in one set, on one worker; out: (node, root) pairs by union-find."""
 
@@ -204,8 +210,7 @@ class _EdgeSet(beam.CombineFn):
         return merged
 
     def extract_output(self, edges: set[Edge]) -> list[tuple[str, str]]:
-        Metrics.counter(NAMESPACE, DRIVER_EDGES).inc(len(edges))
-        return list(connected_components(edges).items())
+        return list(resolve_on_driver(edges).items())
 
 
 def _on_driver(edges: int, mode: Mode, driver_max_edges: int) -> bool:

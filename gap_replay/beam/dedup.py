@@ -6,7 +6,8 @@ Near dedup shuffles only small band keys, in batches, and links documents that s
 whose exact Jaccard similarity reaches a threshold) or their exact key (so exact duplicates join the same clusters,
 and a text repeated many times is one star, not a crowd of pairs); `ConnectedComponents` resolves the clusters on
 one worker when the edges are few, else in Beam rounds; each cluster's survivor is chosen from its members' keys,
-and documents then learn their cluster by an id join.
+and documents then learn their cluster (and, unless they survive it, their drop reason) by an id join, or from a
+side input when the clusters were found on one worker.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from gap_replay.beam.components import (
     ConnectedComponents,
     counter_totals,
     oriented,
+    resolve_on_driver,
 )
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.dedup.exact import exact_key, normalize_for_exact, normalized_key
 from gap_replay.dedup.minhash import (
     band_keys,
-    connected_components,
     hashes_signature,
     jaccard,
     normalized_shingle_hashes,
@@ -51,6 +52,8 @@ from gap_replay.recipe import MinHashConfig
 Edge = tuple[str, str]
 # A candidate: (id, survivor key, exact key).
 Member = tuple[str, tuple, str]
+# A member's cluster: (cluster id, survivor id, cluster size, drop reason: None for the survivor).
+Cluster = tuple[str, str, int, str | None]
 # Tagged outputs of near dedup: each document's shingle set (for verification), each candidate's survivor key, and
 # the edges between exact duplicates (sure: they skip verification).
 SHINGLES = "shingles"
@@ -337,15 +340,16 @@ def _member_of_cluster(joined: tuple[str, dict[str, list]]) -> Iterator[tuple[st
         yield groups["root"][0], (member, *groups["key"][0])
 
 
-def _assign_cluster(
-    cluster: tuple[str, Iterable[tuple[str, tuple, str]]],
-) -> Iterator[tuple[str, tuple[str, str, int, str]]]:
-    """(root, members) -> (id, (cluster id, survivor id, cluster size, survivor's exact key)) for every member."""
+def _assign_cluster(cluster: tuple[str, Iterable[tuple[str, tuple, str]]]) -> Iterator[tuple[str, Cluster]]:
+    """(root, members) -> (id, (cluster id, survivor id, cluster size, drop reason)) for every member: the survivor
+    has no reason; another member is an exact duplicate when its exact key is the survivor's, else a near one."""
     root, members = cluster
     entries = {member: (key, exact) for member, key, exact in members}
     survivor = choose_survivor({member: key for member, (key, _) in entries.items()})
-    for member in entries:
-        yield member, (root, survivor, len(entries), entries[survivor][1])
+    survivor_exact = entries[survivor][1]
+    for member, (_, exact) in entries.items():
+        reason = None if member == survivor else "exact_duplicate" if exact == survivor_exact else "near_duplicate"
+        yield member, (root, survivor, len(entries), reason)
 
 
 class _ClustersOnDriver(beam.CombineFn):
@@ -375,9 +379,8 @@ class _ClustersOnDriver(beam.CombineFn):
 
     def extract_output(self, accumulator: tuple[set[Edge], dict[str, tuple]]) -> list[tuple[str, Cluster]]:
         edges, keys = accumulator
-        Metrics.counter(NAMESPACE, DRIVER_EDGES).inc(len(edges))
         members: dict[str, list[tuple[str, tuple, str]]] = defaultdict(list)
-        for node, root in connected_components(edges).items():
+        for node, root in resolve_on_driver(edges).items():
             members[root].append((node, *keys[node]))
         return [assigned for cluster in members.items() for assigned in _assign_cluster(cluster)]
 
@@ -396,19 +399,15 @@ class _Clusters(beam.PTransform):
         )
 
 
-Cluster = tuple[str, str, int, str]  # cluster id, survivor id, cluster size, survivor's exact key
-
-
 def _apply_cluster(doc: Document, cluster: Cluster | None) -> Document | TaggedOutput:
     """A document outside every cluster as it is; a survivor tagged with its cluster and its size; another member
-    rejected, as an exact duplicate when its normalised text is the survivor's, else as a near duplicate."""
+    rejected with the reason its cluster gives it."""
     if cluster is None:
         return doc
-    cluster_id, survivor, size, survivor_text = cluster
-    if doc.id == survivor:
+    cluster_id, survivor, size, reason = cluster
+    if reason is None:
         counters.count(doc.source, "clusters/near")
         return doc.replace(meta={**doc.meta, "cluster_id": cluster_id, "cluster_size": size})
-    reason = "exact_duplicate" if exact_key(doc.text) == survivor_text else "near_duplicate"
     counters.dropped(doc.source, reason)
     return TaggedOutput(REJECTS, reject_record(reason, f"kept {survivor}", document=doc))
 
