@@ -192,13 +192,17 @@ def verify(manifest_path: Path) -> list[str]:
     return problems
 
 
+def manifest_file(path: str | Path) -> Path:
+    """The path, or the `manifest.json` inside it when it is a folder (a shard folder stands for its manifest)."""
+    path = Path(path)
+    return path / "manifest.json" if path.is_dir() else path
+
+
 def verify_path(path: Path) -> tuple[str, list[str]]:
     """`verify` for what `inspect` accepts: a manifest or a folder holding one, or a shard by its prefix, `.bin` or
     `.idx`. A shard is checked against the manifest beside it when that lists it, else on its own (its index
     against its `.bin`). Returns what was checked, and the problems found ([] = all good)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "manifest.json"
+    path = manifest_file(path)
     if path.suffix == ".json":
         return f"{path}: every shard's size, sha256, index, counts and EOS, and the totals", verify(path)
     bin_path, _ = shard_paths(path)
@@ -218,9 +222,7 @@ def verify_path(path: Path) -> tuple[str, list[str]]:
 
 def summarize(path: Path) -> str:
     """A one-screen text summary of a manifest (or a folder holding one), or of a single shard prefix."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "manifest.json"
+    path = manifest_file(path)
     if path.suffix == ".json":
         return _summarize_manifest(path, read_manifest(path))
     return _summarize_shard(IndexedDataset(path))

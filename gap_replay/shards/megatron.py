@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gap_replay.shards.manifest import SPLITS, read_manifest
+from gap_replay.shards.manifest import SPLITS, manifest_file, read_manifest
 
 FLAGS = {"train": "--train-data-path", "valid": "--valid-data-path"}
 
@@ -15,9 +15,7 @@ def data_paths(manifest_path: Path, root: Path | None = None) -> dict[str, list[
     """Flag -> [weight, prefix, weight, prefix, ...] for each split with tokens; prefixes are absolute, under `root`
     (where the shards are on the training machine; default: the manifest's folder). Shards without tokens are
     left out: Megatron cannot sample an empty dataset."""
-    manifest_path = Path(manifest_path)
-    if manifest_path.is_dir():
-        manifest_path = manifest_path / "manifest.json"
+    manifest_path = manifest_file(manifest_path)
     manifest = read_manifest(manifest_path)
     base = Path(root or manifest_path.parent).absolute()
     arguments: dict[str, list[str]] = {}
