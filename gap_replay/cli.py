@@ -180,7 +180,7 @@ def _parse(source: str, files: Sequence[Path], out: Path) -> int:
     importing Beam for that DoFn (0.6 s, a third of the time a baseline file takes to parse)."""
     from gap_replay.documents import write_jsonl
     from gap_replay.sources import parser_for
-    from gap_replay.sources.base import Deletion
+    from gap_replay.sources.base import Deletion, failure_detail
 
     parse = parser_for(source)
     failures = 0
@@ -199,8 +199,7 @@ def _parse(source: str, files: Sequence[Path], out: Path) -> int:
                             yield item
             except Exception as error:  # any parser failure is this file's, never the end of the command
                 failures += 1
-                detail = str(error).removeprefix(f"{path}: ") if str(error).startswith(path) else repr(error)
-                print(f"{path}: {detail}", file=sys.stderr)
+                print(f"{path}: {failure_detail(error, path)}", file=sys.stderr)
             withdrawn = f", {deletions} deletions" if deletions else ""
             print(f"{path}: {count} documents{withdrawn}", file=sys.stderr)
 

@@ -38,6 +38,13 @@ class ParseError(Exception):
     """A raw file is damaged or not what it claims to be; records before the damage were already yielded."""
 
 
+def failure_detail(error: Exception, path: str) -> str:
+    """Why a parser failed on a file, for a message that names the file already: the error's own text without a
+    leading `<path>: `, or its repr when the text does not name the file (a bare library error)."""
+    text = str(error)
+    return text.removeprefix(f"{path}: ") if text.startswith(path) else repr(error)
+
+
 @dataclass
 class FetchSummary:
     """What one source's fetch did: files downloaded, already present (no request), left alone because robots.txt

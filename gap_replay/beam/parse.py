@@ -19,7 +19,7 @@ from gap_replay.beam import counters
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.documents import Document
 from gap_replay.sources import Parser, parser_for, source_of
-from gap_replay.sources.base import Deletion
+from gap_replay.sources.base import Deletion, failure_detail
 
 DELETIONS = "deletions"
 
@@ -64,7 +64,7 @@ class ParseFiles(beam.DoFn):
                     if limit is not None and parsed >= limit:
                         break
         except Exception as error:  # any parser failure is a reject of this file, never the end of the run
-            detail = str(error).removeprefix(f"{path}: ") if str(error).startswith(path) else repr(error)
+            detail = failure_detail(error, path)
             log.warning("parse error in %s: %s", path, detail)
             counters.dropped(source, "parse_error")
             yield TaggedOutput(REJECTS, reject_record("parse_error", detail, source=source, file=path))
