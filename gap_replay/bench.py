@@ -20,7 +20,7 @@ from typing import Any
 from gap_replay.bench_corpora import jsonl_recipe, pubmed_recipe, write_synthetic_jsonl, write_synthetic_pubmed
 from gap_replay.bench_datatrove import comparison_rows
 from gap_replay.bench_steps import StepTime, step_rows, step_times
-from gap_replay.benchmarking import Run, measure, median_seconds, peak
+from gap_replay.benchmarking import Run, measure, median_seconds, peak, runner_args
 from gap_replay.recipe import Recipe, load_recipe
 
 
@@ -118,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--documents", type=int, default=20_000, help="size of each synthetic corpus")
     parser.add_argument("--workers", type=int, default=2, help="Beam workers (multi-process); 0: in-process runner")
     args = parser.parse_args(argv)
-    beam_args = ["--runner=FnApiRunner"]
-    if args.workers:
-        beam_args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={args.workers}"]
+    beam_args = runner_args(args.workers)
     rows = [HEADER, "-" * 100]
     size = f"{args.documents // 1000}k" if args.documents >= 1000 else str(args.documents)
     with tempfile.TemporaryDirectory(prefix="gap-replay-bench-") as tmp:

@@ -30,19 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from gap_replay.bench_corpora import pubmed_recipe, write_synthetic_pubmed
-from gap_replay.benchmarking import Run, measure
+from gap_replay.benchmarking import Run, measure, runner_args
 from gap_replay.recipe import Recipe
 
 BUILD = "gap_replay.pipelines.build"
 BATCH_DOCUMENTS = 256  # texts per encode call of the batched floor: build's own (not imported: no Beam here)
-
-
-def runner_args(workers: int) -> list[str]:
-    """Beam options for the in-process runner (0 workers) or the multi-process one with `workers` workers."""
-    args = ["--runner=FnApiRunner"]
-    if workers:
-        args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-    return args
 
 
 def with_tokenizer(recipe: Recipe, path: Path) -> Recipe:

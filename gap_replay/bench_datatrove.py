@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gap_replay.bench_corpora import jsonl_recipe, planted_duplicates, row_kinds, synthetic_rows, write_synthetic_jsonl
-from gap_replay.benchmarking import Run, measure
+from gap_replay.benchmarking import Run, measure, runner_args
 from gap_replay.dedup.minhash import connected_components
 
 # Reject reasons of near dedup: a member of a cluster that is not its survivor.
@@ -115,14 +115,6 @@ def _quiet(log: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def beam_args(workers: int) -> list[str]:
-    """The FnApiRunner, multi-process with `workers` workers when more than one (as `make bench` runs curate)."""
-    args = ["--runner=FnApiRunner"]
-    if workers > 1:
-        args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
-    return args
-
-
 def ours_near_dedup(collection: str, work: str, workers: int) -> tuple[float, list[str]]:
     """(seconds, removed row ids) of `NearDedup` on Beam over the collection's JSONL files, read as curate reads a
     `local` source; the seconds start after the imports."""
@@ -170,7 +162,7 @@ def ours_near_dedup(collection: str, work: str, workers: int) -> tuple[float, li
                 (removed / f"{uuid.uuid4().hex}.txt").write_text(text, encoding="utf-8")
 
     with _quiet(Path(work) / "beam.log"):
-        pipeline = beam.Pipeline(options=pipeline_options(beam_args(workers)))
+        pipeline = beam.Pipeline(options=pipeline_options(runner_args(workers if workers > 1 else 0)))
         files = pipeline | "Files" >> beam.Create(inputs)
         parsed = files | "Parse" >> beam.ParDo(ParseFiles({}, options)).with_outputs(REJECTS, DELETIONS, main="docs")
         near = (

@@ -104,3 +104,11 @@ def median_seconds(runs: Sequence[Run]) -> float:
 def peak(runs: Sequence[Run]) -> tuple[float, float]:
     """(highest driver peak, highest driver + workers peak) in MB over the runs."""
     return max(run.driver_mb for run in runs), max(run.total_mb for run in runs)
+
+
+def runner_args(workers: int) -> list[str]:
+    """Beam options for the in-process FnApiRunner (0 workers) or the multi-process one with `workers` workers."""
+    args = ["--runner=FnApiRunner"]
+    if workers:
+        args += ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    return args

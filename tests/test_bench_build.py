@@ -6,22 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from gap_replay import bench_build
-from gap_replay.bench_build import Row, fastest_floor, net_of_beam, plans, runner_args, table, with_tokenizer
+from gap_replay.bench_build import Row, fastest_floor, net_of_beam, plans, table, with_tokenizer
 from gap_replay.bench_corpora import pubmed_recipe
 from gap_replay.benchmarking import Run
 
 
 def run(seconds: float, driver: float = 200.0, total: float = 500.0) -> Run:
     return Run(seconds=seconds, cpu_seconds=2 * seconds, driver_mb=driver, total_mb=total, result=None)
-
-
-def test_runner_args_pick_the_in_process_or_the_multi_process_runner():
-    assert runner_args(0) == ["--runner=FnApiRunner"]
-    assert runner_args(2) == [
-        "--runner=FnApiRunner",
-        "--direct_running_mode=multi_processing",
-        "--direct_num_workers=2",
-    ]
 
 
 def test_the_given_tokenizer_replaces_training_and_leaves_the_rest_of_the_recipe(tmp_path):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from gap_replay.benchmarking import Run, measure, median_seconds, peak
+from gap_replay.benchmarking import Run, measure, median_seconds, peak, runner_args
 
 MB = 2**20
 
@@ -48,3 +48,12 @@ def test_the_median_time_and_the_highest_peaks_of_several_runs():
 
     assert median_seconds(runs) == 2.0
     assert peak(runs) == (250, 400)
+
+
+def test_runner_args_pick_the_in_process_or_the_multi_process_runner():
+    assert runner_args(0) == ["--runner=FnApiRunner"]
+    assert runner_args(2) == [
+        "--runner=FnApiRunner",
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+    ]
