@@ -115,9 +115,10 @@ def _quiet(log: Path) -> Iterator[None]:
         os.close(saved)
 
 
-def ours_near_dedup(collection: str, work: str, workers: int) -> tuple[float, list[str]]:
+def ours_near_dedup(collection: str, work: str, workers: int | None) -> tuple[float, list[str]]:
     """(seconds, removed row ids) of `NearDedup` on Beam over the collection's JSONL files, read as curate reads a
-    `local` source; the seconds start after the imports."""
+    `local` source, on the runner curate picks for them (`workers` None) or on `workers` worker processes (spread
+    over them by a reshuffle first); the seconds start after the imports."""
     import apache_beam as beam
 
     from gap_replay.beam.dedup import NearDedup
@@ -162,12 +163,14 @@ def ours_near_dedup(collection: str, work: str, workers: int) -> tuple[float, li
                 (removed / f"{uuid.uuid4().hex}.txt").write_text(text, encoding="utf-8")
 
     with _quiet(Path(work) / "beam.log"):
-        pipeline = beam.Pipeline(options=pipeline_options(runner_args(workers if workers > 1 else 0)))
+        chosen = [] if workers is None else runner_args(workers if workers > 1 else 0)
+        pipeline = beam.Pipeline(options=pipeline_options(chosen, input_bytes(inputs)))
         files = pipeline | "Files" >> beam.Create(inputs)
         parsed = files | "Parse" >> beam.ParDo(ParseFiles({}, options)).with_outputs(REJECTS, DELETIONS, main="docs")
-        near = (
-            parsed.docs | "Spread" >> beam.Reshuffle() | "NearDedup" >> NearDedup(minhash, recipe.dedup.source_priority)
-        )
+        docs = parsed.docs
+        if workers is not None and workers > 1:
+            docs = docs | "Spread" >> beam.Reshuffle()
+        near = docs | "NearDedup" >> NearDedup(minhash, recipe.dedup.source_priority)
         _ = (
             near[REJECTS]
             | "Dropped" >> beam.Filter(lambda record: record["reason"] in DUPLICATE_REASONS)
@@ -349,7 +352,8 @@ def compare_quality(collection: Path, repeat: int) -> tuple[QualityRun, QualityR
 # --- the table ----------------------------------------------------------------------------------------------------
 
 
-NAME_WIDTH = 32
+NAME_WIDTH = 44
+DATATROVE = "datatrove MinHash (4 steps)"
 
 
 def _dedup_row(name: str, runs: list[Run], documents: int, scores: Scores) -> str:
@@ -372,9 +376,17 @@ def _quality_row(name: str, run: QualityRun, documents: int, kinds: dict[str, st
     )
 
 
-def _ratio_row(ours_seconds: float, their_seconds: float) -> str:
+def _ratio_row(ours_seconds: float, their_seconds: float, ours: str) -> str:
     """Throughput of ours over datatrove's: the inverse ratio of their times."""
-    return f"  {'ours / datatrove (docs/s)':<{NAME_WIDTH}} {their_seconds / ours_seconds:>20.1f}x"
+    return f"  {f'{ours} / datatrove (docs/s)':<{NAME_WIDTH}} {their_seconds / ours_seconds:>20.1f}x"
+
+
+def curate_runner(collection: Path) -> str:
+    """The runner curate picks for the collection's files by default (`pipeline_options`): by their size."""
+    from gap_replay.pipelines.options import MULTI_PROCESS_BYTES  # imports Beam: not in datatrove's processes
+
+    size = sum(path.stat().st_size for path in collection.glob("*.jsonl"))
+    return "multi-process" if size >= MULTI_PROCESS_BYTES else "in-process"
 
 
 def comparison_rows(documents: int = 20_000, repeat: int = 3, workers: int = 2, seed: int = 0) -> list[str]:
@@ -391,33 +403,40 @@ def comparison_rows(documents: int = 20_000, repeat: int = 3, workers: int = 2, 
     lines = [
         f"datatrove {importlib.metadata.version('datatrove')} against gap-replay, {documents:,} synthetic JSONL "
         f"documents in {max(workers, 1)} file(s), median of {repeat}",
-        f"near dedup: {workers} worker(s), wall time in a fresh process, after imports; datatrove reads with {reader}",
+        f"near dedup: wall time in a fresh process, after imports; datatrove on {workers} worker(s), reading with "
+        f"{reader}",
         f"  {'':<{NAME_WIDTH}} {'median':>10} {'docs/s':>9} {'peak RSS':>11} {'removed':>8} {'precision':>10} "
         f"{'recall':>7}",
     ]
     with tempfile.TemporaryDirectory(prefix="gap-replay-bench-datatrove-") as tmp:
         collection = Path(tmp) / "collection"
         write_synthetic_jsonl(collection, documents, files=max(workers, 1), seed=seed)
-        sides: dict[str, list[Run]] = {"ours": [], "datatrove": []}
+        picked = curate_runner(collection)
+        # Ours on the runner curate picks for this input, and (when that is not it) on the workers datatrove has.
+        ours_sides = {f"gap-replay, {picked} (curate's)": None}
+        if workers > 1 and picked == "in-process":
+            ours_sides[f"gap-replay, {workers} Beam workers"] = workers
+        stages = [(name, ours_near_dedup, side) for name, side in ours_sides.items()]
+        stages.append((DATATROVE, datatrove_near_dedup, workers))
+        sides: dict[str, list[Run]] = {name: [] for name, _, _ in stages}
         for number in range(repeat):
-            for name, stage in (("ours", ours_near_dedup), ("datatrove", datatrove_near_dedup)):
-                work = Path(tmp) / f"{name}-{number}"
+            for index, (name, stage, side) in enumerate(stages):
+                work = Path(tmp) / f"{index}-{number}"
                 work.mkdir()
-                sides[name].append(measure(stage, str(collection), str(work), workers))
+                sides[name].append(measure(stage, str(collection), str(work), side))
         ours, theirs = compare_quality(collection, repeat)
     scores = {name: dedup_scores(runs[0].result[1], clusters) for name, runs in sides.items()}
     medians = {name: statistics.median(run.result[0] for run in runs) for name, runs in sides.items()}
+    lines += [_dedup_row(name, runs, documents, scores[name]) for name, runs in sides.items()]
+    lines += [_ratio_row(medians[name], medians[DATATROVE], name.split(", ")[1]) for name in ours_sides]
     lines += [
-        _dedup_row("gap-replay NearDedup (Beam)", sides["ours"], documents, scores["ours"]),
-        _dedup_row("datatrove MinHash (4 steps)", sides["datatrove"], documents, scores["datatrove"]),
-        _ratio_row(medians["ours"], medians["datatrove"]),
-        f"  expected removals {scores['ours'].expected:,}: one kept per cluster of {counts['exact']:,} exact copies, "
-        f"{counts['near']:,} near copies, {counts['navigation']:,} repeats of the navigation row",
+        f"  expected removals {scores[DATATROVE].expected:,}: one kept per cluster of {counts['exact']:,} exact "
+        f"copies, {counts['near']:,} near copies, {counts['navigation']:,} repeats of the navigation row",
         "quality: one core, CPU time, in this process; rows dropped of each kind",
         f"  {'':<{NAME_WIDTH}} {'median':>10} {'docs/s':>9} {'nav. junk':>13} {'English':>16} {'other lang.':>16}",
         _quality_row("gap-replay build_rules", ours, documents, kinds),
         _quality_row("datatrove GopherQualityFilter", theirs, documents, kinds),
-        _ratio_row(ours.cpu_seconds, theirs.cpu_seconds),
+        _ratio_row(ours.cpu_seconds, theirs.cpu_seconds, "ours"),
     ]
     return lines
 

@@ -146,7 +146,7 @@ def test_near_dedup_puts_exact_copies_in_the_cluster_and_names_them_exact_duplic
 
 def test_band_entries_from_several_batches_meet_in_their_buckets_and_singletons_leave():
     a, b, c = ("a", ("ka",), "ta"), ("b", ("kb",), "tb"), ("c", ("kc",), "tc")
-    batches = [[((0, b"x"), a), ((1, b"y"), a)], [((0, b"x"), b), ((2, b"z"), c)], [((1, b"y"), c)]]
+    batches = [([(0, b"x"), (1, b"y")], [a, a]), ([(0, b"x"), (2, b"z")], [b, c]), ([(1, b"y")], [c])]
     assert sorted(dedup_module._buckets((7, batches))) == [((0, b"x"), [a, b]), ((1, b"y"), [a, c])]
 
 

@@ -1,6 +1,6 @@
 import hashlib
 
-from gap_replay.dedup.exact import exact_key, normalize_for_exact
+from gap_replay.dedup.exact import exact_key, normalize_for_exact, normalized_words
 
 
 def test_case_punctuation_markup_and_spacing_do_not_matter():
@@ -33,3 +33,10 @@ def test_table_rules_and_separators_leave_nothing_behind():
 
 def test_key_is_the_hex_sha1_of_the_normalised_text():
     assert exact_key("Hello, World") == hashlib.sha1(b"hello world").hexdigest()
+
+
+def test_the_normalised_words_are_those_of_the_normalised_text():
+    text = "## Dosing: give *Amoxicillin*, 40 mg/kg — twice daily."
+    assert normalized_words(text) == ["dosing", "give", "amoxicillin", "40", "mg", "kg", "twice", "daily"]
+    assert " ".join(normalized_words(text)) == normalize_for_exact(text)
+    assert normalized_words(" \n ") == []

@@ -1,3 +1,4 @@
+import hashlib
 import random
 import time
 
@@ -15,6 +16,7 @@ from gap_replay.dedup.minhash import (
     shingle_set,
     shingles,
     signature,
+    word_shingle_hashes,
 )
 from gap_replay.recipe import MinHashConfig
 
@@ -102,6 +104,23 @@ def test_shingle_hashes_follow_the_shingles():
     assert shingle_hashes("Give 5 mg", 3)[0] != shingle_hashes("Give 50 mg", 3)[0]
     assert len(shingle_hashes("two words", 5)) == 1
     assert len(shingle_hashes("", 5)) == 0
+
+
+def test_a_shingle_hash_folds_its_words_hashes_modulo_2_to_the_64():
+    def word(text):
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+    mix = 0x9E3779B97F4A7C15
+    words = ["give", "5", "mg", "twice", "daily", "with", "food"]
+    expected = []
+    for start in range(len(words) - 3 + 1):
+        value = 0
+        for text in words[start : start + 3]:
+            value = (value * mix + word(text)) % 2**64
+        expected.append(value)
+    assert word_shingle_hashes(words, 3).tolist() == expected
+    assert word_shingle_hashes(words[:2], 3).tolist() == [(word("give") * mix + word("5")) % 2**64]
+    assert word_shingle_hashes([], 3).tolist() == []
 
 
 def test_the_seed_changes_the_signature():

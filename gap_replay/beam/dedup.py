@@ -37,13 +37,13 @@ from gap_replay.beam.components import (
     resolve_on_driver,
 )
 from gap_replay.beam.rejects import REJECTS, reject_record
-from gap_replay.dedup.exact import exact_key, normalize_for_exact, normalized_key
+from gap_replay.dedup.exact import exact_key, normalized_key, normalized_words
 from gap_replay.dedup.minhash import (
     band_keys,
     hashes_signature,
     jaccard,
-    normalized_shingle_hashes,
     shingle_set,
+    word_shingle_hashes,
 )
 from gap_replay.dedup.survivor import choose_survivor, survivor_key
 from gap_replay.documents import Document
@@ -52,6 +52,8 @@ from gap_replay.recipe import MinHashConfig
 Edge = tuple[str, str]
 # A candidate: (id, survivor key, exact key).
 Member = tuple[str, tuple, str]
+# Band entries of one partition: their band keys, (band, digest), and their members, in two parallel lists.
+Batch = tuple[list[tuple[int, bytes]], list[Member]]
 # A member's cluster: (cluster id, survivor id, cluster size, drop reason: None for the survivor).
 Cluster = tuple[str, str, int, str | None]
 # Tagged outputs of near dedup: each document's shingle set (for verification), each candidate's survivor key, and
@@ -201,13 +203,14 @@ class PreferFullText(beam.PTransform):
 
 
 class _BandKeys(beam.DoFn):
-    """Documents -> batches of ((band, digest), (id, survivor key, exact key)) entries, one for each LSH band of a
-    document's MinHash signature and one for its exact key (band EXACT_BAND), keyed by a partition of the band-key
-    space; when pairs are verified, also (id, shingle set). The text is normalised once for the exact key and the
-    shingles, and hashed once for the signature and the set.
+    """Documents -> batches of (band key, member) entries, a band key being (band, digest) and a member (id, survivor
+    key, exact key): one entry for each LSH band of a document's MinHash signature and one for its exact key (band
+    EXACT_BAND), keyed by a partition of the band-key space; when pairs are verified, also (id, shingle set). The
+    text is normalised once for the exact key and the shingles, and hashed once for the signature and the set.
 
-    Entries travel in batches, a list per partition per bundle (flushed every FLUSH_ENTRIES entries), rather than one
-    shuffled element each: seventeen elements per document cost more in the runner than the MinHash itself.
+    Entries travel in batches, two parallel lists (band keys, members) per partition per bundle, flushed every
+    FLUSH_ENTRIES entries, rather than one shuffled element each: seventeen elements per document cost more in the
+    runner than the MinHash itself, and a tuple per entry costs the garbage collector more than the lists.
     """
 
     def __init__(self, config: MinHashConfig, source_priority: Sequence[str]) -> None:
@@ -215,22 +218,28 @@ class _BandKeys(beam.DoFn):
         self._priority = tuple(source_priority)
 
     def start_bundle(self) -> None:
-        self._batches: dict[int, list[tuple[tuple[int, bytes], Member]]] = defaultdict(list)
+        self._batches: dict[int, Batch] = {}
         self._buffered = 0
 
-    def _flush(self) -> list[tuple[int, list]]:
-        batches, self._batches, self._buffered = sorted(self._batches.items()), defaultdict(list), 0
+    def _flush(self) -> list[tuple[int, Batch]]:
+        batches, self._batches, self._buffered = sorted(self._batches.items()), {}, 0
         return batches
 
-    def process(self, doc: Document) -> Iterator[tuple[int, list] | TaggedOutput]:
-        normalized = normalize_for_exact(doc.text)
-        exact = normalized_key(normalized)
-        hashes = normalized_shingle_hashes(normalized, self._config.ngram)
+    def process(self, doc: Document) -> Iterator[tuple[int, Batch] | TaggedOutput]:
+        words = normalized_words(doc.text)
+        exact = normalized_key(" ".join(words))
+        hashes = word_shingle_hashes(words, self._config.ngram)
         member = (doc.id, survivor_key(doc, self._priority), exact)
         keys = [(EXACT_BAND, bytes.fromhex(exact))]
         keys += band_keys(hashes_signature(hashes, self._config), self._config.bands, self._config.rows)
+        batches = self._batches
         for key in keys:
-            self._batches[band_partition(key)].append((key, member))
+            partition = band_partition(key)
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = ([], [])
+            batch[0].append(key)
+            batch[1].append(member)
         self._buffered += len(keys)
         if self._config.verify_jaccard is not None:
             yield TaggedOutput(SHINGLES, (doc.id, shingle_set(hashes)))
@@ -248,11 +257,11 @@ def band_partition(key: tuple[int, bytes]) -> int:
     return (int.from_bytes(digest[:4], "little") + band) % BAND_PARTITIONS
 
 
-def _buckets(partition: tuple[int, Iterable[list[tuple[tuple[int, bytes], Member]]]]) -> Iterator[tuple]:
+def _buckets(partition: tuple[int, Iterable[Batch]]) -> Iterator[tuple[tuple[int, bytes], list[Member]]]:
     """(partition, batches) -> (band key, members) for every bucket of two entries or more."""
     buckets: dict[tuple[int, bytes], list[Member]] = defaultdict(list)
-    for batch in partition[1]:
-        for key, member in batch:
+    for keys, members in partition[1]:
+        for key, member in zip(keys, members, strict=True):
             buckets[key].append(member)
     for key, members in buckets.items():
         if len(members) > 1:

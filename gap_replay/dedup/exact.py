@@ -25,8 +25,13 @@ _PUNCTUATION_TO_SPACE = _PunctuationToSpace()
 
 def normalize_for_exact(text: str) -> str:
     """NFKC, case-folded, punctuation and Markdown markup removed, whitespace collapsed; letters and digits kept."""
+    return " ".join(normalized_words(text))
+
+
+def normalized_words(text: str) -> list[str]:
+    """The words of `normalize_for_exact(text)`, for a caller that needs them as well as the text (split once)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(folded.translate(_PUNCTUATION_TO_SPACE).split())
+    return folded.translate(_PUNCTUATION_TO_SPACE).split()
 
 
 def exact_key(text: str) -> str:

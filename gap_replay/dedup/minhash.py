@@ -51,14 +51,20 @@ def shingle_hashes(text: str, ngram: int) -> np.ndarray:
 
 def normalized_shingle_hashes(normalized: str, ngram: int) -> np.ndarray:
     """`shingle_hashes` of a text already normalised (`normalize_for_exact`)."""
-    words = normalized.split()
+    return word_shingle_hashes(normalized.split(), ngram)
+
+
+def word_shingle_hashes(words: list[str], ngram: int) -> np.ndarray:
+    """`shingle_hashes` of the words of a normalised text (`normalized_words`)."""
     if not words:
         return np.empty(0, dtype=np.uint64)
-    hashes = np.fromiter((_word_hash(word) for word in words), dtype=np.uint64, count=len(words))
+    hashes = np.array(list(map(_word_hash, words)), dtype=np.uint64)
     span = min(ngram, len(words))
-    combined = np.zeros(len(words) - span + 1, dtype=np.uint64)
-    for offset in range(span):
-        combined = combined * _MIX + hashes[offset : offset + len(combined)]
+    count = len(words) - span + 1
+    combined = hashes[:count].copy()
+    for offset in range(1, span):
+        combined *= _MIX
+        combined += hashes[offset : offset + count]
     return combined
 
 
@@ -66,6 +72,14 @@ def normalized_shingle_hashes(normalized: str, ngram: int) -> np.ndarray:
 def _permutations(num_perm: int, seed: int) -> np.ndarray:
     """The (a, b) permutation parameters of MinHash(num_perm, seed), generated once per process, not per document."""
     return MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+
+
+@functools.lru_cache(maxsize=8)
+def _columns(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The permutation parameters as (num_perm, 1) columns: a permutation's values over the shingles lie in a row,
+    whose minimum numpy takes along contiguous memory."""
+    multipliers, offsets = _permutations(num_perm, seed)
+    return multipliers[:, np.newaxis].copy(), offsets[:, np.newaxis].copy()
 
 
 def _fmix64(values: np.ndarray) -> np.ndarray:
@@ -86,12 +100,13 @@ def hashes_signature(hashes: np.ndarray, config: MinHashConfig) -> np.ndarray:
     """The MinHash signature of shingles already hashed (`shingle_hashes`), as datasketch's `affine64` MinHash gives
     it (its permutations; each hash mixed once, then `a * h + b` wrapping modulo 2**64, the minimum per
     permutation), computed in numpy on the array: a caller that needs the shingles too hashes the text once."""
-    multipliers, offsets = _permutations(config.num_perm, config.seed)
+    multipliers, offsets = _columns(config.num_perm, config.seed)
     minimum = np.full(config.num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
     mixed = _fmix64(hashes.astype(np.uint64, copy=False))
     for start in range(0, len(mixed), BATCH):
-        values = mixed[start : start + BATCH, np.newaxis] * multipliers + offsets
-        np.minimum(minimum, values.min(axis=0), out=minimum)
+        values = multipliers * mixed[np.newaxis, start : start + BATCH]
+        values += offsets
+        np.minimum(minimum, values.min(axis=1), out=minimum)
     return minimum
 
 

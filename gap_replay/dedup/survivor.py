@@ -8,6 +8,7 @@ plain ints and strings, so a Beam shuffle can carry keys instead of whole docume
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -33,6 +34,7 @@ _DATE = re.compile(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
 _NUMBER = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=1024)
 def licence_rank(license: str | None) -> int:
     """0 public domain / CC0, 1 CC-BY, 2 CC-BY-SA, 3 CC-BY-NC, 4 CC-BY-NC-SA, 5 CC-BY-ND, 6 CC-BY-NC-ND, 7 other."""
     if not license:
