@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from gap_replay.documents import PARQUET_SCHEMA, SOURCES
+from gap_replay.documents import SOURCES
 from gap_replay.files import write_atomic
+from gap_replay.parquet import PARQUET_SCHEMA
 from gap_replay.plots import drop_plot, token_plot
 from gap_replay.shards.indexed import IndexedDataset
 

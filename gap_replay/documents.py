@@ -1,7 +1,6 @@
-"""The document record (DESIGN section 3) and its JSONL(.gz) / Parquet I/O.
+"""The document record (DESIGN section 3) and its JSONL(.gz) I/O; Parquet is `gap_replay.parquet`'s.
 
 One record shape flows through every stage: sources emit it, curate cleans and filters it, build tokenizes it.
-In Parquet, `meta` is stored as a JSON string column because its keys differ per source; readers decode it back.
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from gap_replay.files import atomic_path
 
@@ -70,28 +66,6 @@ class Document:
 
 FIELDS = dataclasses.fields(Document)
 
-PARQUET_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("source", pa.string()),
-        ("subsource", pa.string()),
-        ("title", pa.string()),
-        ("text", pa.string()),
-        ("url", pa.string()),
-        ("license", pa.string()),
-        ("date", pa.string()),
-        ("lang", pa.string()),
-        ("meta", pa.string()),
-    ]
-)
-
-
-def to_parquet_row(doc: Document) -> dict[str, Any]:
-    """Row for `PARQUET_SCHEMA`: `meta` as sorted-key JSON so equal records give equal bytes."""
-    row = doc.to_dict()
-    row["meta"] = json.dumps(doc.meta, sort_keys=True, ensure_ascii=False)
-    return row
-
 
 def _open_text(path: str | os.PathLike[str], mode: str, gzipped: bool) -> IO[str]:
     if gzipped:
@@ -121,35 +95,12 @@ def read_jsonl(path: str | os.PathLike[str]) -> Iterator[Document]:
                 raise ValueError(f"{path}:{number}: not a document record: {error}") from error
 
 
-def write_parquet(docs: Iterable[Document], path: str | os.PathLike[str], batch_size: int = 1024) -> int:
-    """Write documents to one Parquet file, atomically; returns the count."""
-    count = 0
-    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, PARQUET_SCHEMA) as writer:
-        batch: list[dict[str, Any]] = []
-        for doc in docs:
-            batch.append(to_parquet_row(doc))
-            if len(batch) == batch_size:
-                writer.write_table(pa.Table.from_pylist(batch, schema=PARQUET_SCHEMA))
-                count += len(batch)
-                batch = []
-        if batch or count == 0:
-            writer.write_table(pa.Table.from_pylist(batch, schema=PARQUET_SCHEMA))
-            count += len(batch)
-    return count
-
-
-def read_parquet(path: str | os.PathLike[str] | IO[bytes], columns: list[str] | None = None) -> Iterator[Document]:
-    """Stream documents from a Parquet file (a path or an open binary file) batch by batch."""
-    parquet = pq.ParquetFile(path)
-    for batch in parquet.iter_batches(columns=columns):
-        for row in batch.to_pylist():
-            yield Document.from_dict(row)
-
-
 def read_documents(path: str | os.PathLike[str]) -> Iterator[Document]:
     """Read JSONL, JSONL.gz or Parquet by extension."""
     name = str(path)
     if name.endswith(".parquet"):
+        from gap_replay.parquet import read_parquet  # pyarrow: a fifth of a second to import, for Parquet only
+
         return read_parquet(path)
     if name.endswith((".jsonl", ".jsonl.gz", ".json", ".json.gz")):
         return read_jsonl(path)

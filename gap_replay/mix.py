@@ -24,6 +24,8 @@ def split_of(doc_id: str, seed: int, valid_fraction: float) -> str:
 def epoch_copies(doc_id: str, epochs: float, seed: int) -> int:
     """How many times a document is repeated: the whole part of `epochs`, plus one more for a stable fraction."""
     whole = math.floor(epochs)
+    if whole == epochs:  # no fraction to draw against: every document gets the same copies
+        return whole
     return whole + (1 if stable_unit(seed, "epoch", doc_id) < epochs - whole else 0)
 
 

@@ -102,7 +102,7 @@ def curated_slices(paths: Sequence[str], documents: int = SLICE_DOCUMENTS) -> li
 
 def read_slice(piece: CuratedSlice, columns: Sequence[str] = COLUMNS) -> Iterator[pa.RecordBatch]:
     """The slice's rows, a few hundred at a time. The rows before it in its row group are decoded and skipped
-    (Parquet has no row offsets), which costs little: curate writes uncompressed row groups."""
+    (Parquet has no row offsets), which costs little: curate writes small, uncompressed row groups."""
     with FileSystems.open(piece.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
         row = 0
         parquet = pq.ParquetFile(stream, pre_buffer=False, buffer_size=READ_BUFFER)

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -26,9 +26,11 @@ from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.http import HttpError, PoliteClient
-from gap_replay.recipe import PmcConfig
 from gap_replay.sources import jats
 from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
+
+if TYPE_CHECKING:  # the recipe's models are for annotations here; parsing needs none
+    from gap_replay.recipe import PmcConfig
 
 NAME = "pmc"
 RAW_PATTERNS = ("**/*.tar.gz", "**/*.nxml", "**/*.xml")

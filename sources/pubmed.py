@@ -20,16 +20,18 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from lxml import etree
 from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.http import FetchLog, HttpError, PoliteClient
-from gap_replay.recipe import PubMedConfig
 from gap_replay.sources.base import Deletion, FetchSummary, ParseError, fetch_log
 from gap_replay.text.lang import iso639_1
+
+if TYPE_CHECKING:  # the recipe's models are for annotations here; parsing needs none
+    from gap_replay.recipe import PubMedConfig
 
 NAME = "pubmed"
 RAW_PATTERNS = ("**/*.xml.gz", "**/*.xml")

@@ -14,16 +14,18 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.http import HttpError, PoliteClient
-from gap_replay.recipe import ReplayConfig
 from gap_replay.sources.base import FetchSummary, fetch_log
 from gap_replay.sources.rows import parse_rows, read_rows
+
+if TYPE_CHECKING:  # the recipe's models are for annotations here; parsing needs none
+    from gap_replay.recipe import ReplayConfig
 
 NAME = "replay"
 RAW_PATTERNS = ("**/*.jsonl", "**/*.jsonl.gz", "**/*.parquet")

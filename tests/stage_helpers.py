@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gap_replay import stages
-from gap_replay.documents import Document, write_parquet
+from gap_replay.documents import Document
+from gap_replay.parquet import write_parquet
 from gap_replay.pipelines.fetch import run_fetch
 from gap_replay.recipe import HttpConfig, Recipe
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gap_replay.documents import Document, write_parquet
+from gap_replay.documents import Document
 from gap_replay.mix import stable_unit
+from gap_replay.parquet import write_parquet
 from gap_replay.pipelines import build
 from gap_replay.pipelines.build import (
     BuildError,

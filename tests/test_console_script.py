@@ -107,3 +107,15 @@ def test_only_beams_google_cloud_notice_is_dropped(message, kept):
     record = logging.LogRecord("root", logging.WARNING, __file__, 1, message, None, None)
 
     assert _without_gcp_notice(record) is kept
+
+
+def test_pubmed_parse_starts_without_beam_parquet_or_the_recipe_models():
+    # What `gap-replay parse pubmed` imports before it reads a file: the CLI and the parser, nothing heavier.
+    heavy = ("apache_beam", "pyarrow", "pydantic")
+    probe = (
+        "import sys, gap_replay.cli, gap_replay.sources.pubmed; "
+        f"print(','.join(name for name in {heavy!r} if name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""

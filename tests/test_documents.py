@@ -4,7 +4,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from gap_replay.documents import Document, read_documents, read_jsonl, write_jsonl, write_parquet
+from gap_replay.documents import Document, read_documents, read_jsonl, write_jsonl
+from gap_replay.parquet import write_parquet
 
 
 def sample_docs():

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from gap_replay.documents import PARQUET_SCHEMA, SOURCES, Document, to_parquet_row
+from gap_replay.documents import SOURCES, Document
+from gap_replay.parquet import PARQUET_SCHEMA, to_parquet_row
+
+# Curated row groups close once they hold this many bytes of rows (Beam's default is 64 MB): build reads a slice of
+# a few thousand rows by decoding its row group from the start, so a small group bounds what a slice decodes and
+# skips to a couple of MB, where a 64 MB group made the later slices of a file decode most of it again.
+ROW_GROUP_BYTES = 2 << 20
+RECORD_BATCH_ROWS = 256  # rows per Arrow batch, the step in which a row group grows
 
 
 def match_paths(pattern: str) -> list[str]:
@@ -42,6 +49,8 @@ class WriteCurated(beam.PTransform):
                     schema=PARQUET_SCHEMA,
                     file_name_suffix=".parquet",
                     num_shards=self._num_shards,
+                    row_group_buffer_size=ROW_GROUP_BYTES,
+                    record_batch_size=RECORD_BATCH_ROWS,
                 )
             )
 

