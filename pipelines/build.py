@@ -15,6 +15,7 @@ Every choice is still made per document copy by the same hashes, so the shards d
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 import itertools
@@ -24,6 +25,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,6 +36,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from gap_replay import stages
 from gap_replay.files import write_atomic
@@ -56,6 +60,9 @@ READ_ROWS = 256  # Parquet rows decoded at a time
 READ_BUFFER = 1 << 20  # Parquet bytes read at a time (not a whole row group at once)
 BATCH_DOCUMENTS = 256  # texts per tokenizer call (and per TokenizedBatch), or fewer when they reach
 BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small whatever the document lengths
+# Batches handed to the encoding thread before the oldest is taken back: the tokenizer (which leaves the GIL) encodes
+# the next batch while this thread spills the last one and Beam carries it on.
+ENCODE_AHEAD = 1
 WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
 SPILL = "tokenized"  # staging folder of the spill files and shard entries, deleted once the shards are written
 COLUMNS = ["id", "source", "text"]
@@ -177,22 +184,25 @@ class TokenizeSlices(beam.DoFn):
         self._tokenizer = load_tokenizer(self._path, eos_token=self._eos_token)
         self._dtype = dtype_for_vocab(self._tokenizer.vocab_size)
         self._progress = Progress("build", "tokens")
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
 
     def start_bundle(self) -> None:
         self._spill: BinaryIO | None = None
         self._written = 0
+        self._pending: collections.deque[tuple[list[str], list[str], Future]] = collections.deque()
 
     def process(self, piece: CuratedSlice) -> Iterator[TokenizedBatch]:
         if self._spill is None:
             self._spill = open(os.path.join(self._spill_dir, f"{uuid.uuid4().hex}.bin"), "xb")  # noqa: SIM115
         for ids, sources, texts in _text_batches(piece):
-            tokens, offsets = self._tokenizer.encode_concatenated(texts, self._dtype)
-            self._spill.write(tokens.data.cast("B"))
-            yield self._batch(self._spill.name, ids, sources, offsets + self._written)
-            self._written += tokens.size
-            self._progress.add(documents=len(ids), tokens=int(tokens.size))
+            encoding = self._encoder.submit(self._tokenizer.encode_concatenated, texts, self._dtype)
+            self._pending.append((ids, sources, encoding))
+            while len(self._pending) > ENCODE_AHEAD:
+                yield self._spilled(*self._pending.popleft())
 
-    def finish_bundle(self) -> None:
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        while self._pending:
+            yield GlobalWindows.windowed_value(self._spilled(*self._pending.popleft()))
         if self._spill is not None:
             self._spill.close()
             self._spill = None
@@ -200,6 +210,18 @@ class TokenizeSlices(beam.DoFn):
     def teardown(self) -> None:
         if getattr(self, "_spill", None) is not None:
             self._spill.close()
+        if getattr(self, "_encoder", None) is not None:
+            self._encoder.shutdown(cancel_futures=True)
+
+    def _spilled(self, ids: list[str], sources: list[str], encoding: Future) -> TokenizedBatch:
+        """A batch whose encoding is done: its tokens appended to the spill file, its batch described."""
+        assert self._spill is not None
+        tokens, offsets = encoding.result()
+        self._spill.write(tokens.data.cast("B"))
+        batch = self._batch(self._spill.name, ids, sources, offsets + self._written)
+        self._written += tokens.size
+        self._progress.add(documents=len(ids), tokens=int(tokens.size))
+        return batch
 
     def _batch(self, path: str, ids: list[str], sources: list[str], offsets: np.ndarray) -> TokenizedBatch:
         seed, fraction = self._seed, self._valid_fraction
