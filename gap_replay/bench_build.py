@@ -43,7 +43,7 @@ def with_tokenizer(recipe: Recipe, path: Path) -> Recipe:
 
 
 def curated_paths(recipe: Recipe) -> list[str]:
-    return sorted(str(path) for path in (recipe.output_dir / "curated").rglob("part-*.parquet"))
+    return sorted(str(path) for path in (recipe.output_dir / "curated").rglob("*.parquet"))
 
 
 def _threads(threads: int) -> None:

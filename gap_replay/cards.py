@@ -244,25 +244,30 @@ def write_cards(
 
 
 def dataset_card(name: str, sources: Iterable[str]) -> str:
-    """README.md for `<output>/curated/`, so `datasets.load_dataset(<output>/curated)` reads the Parquet, with its
-    features declared from the Parquet schema (every column a string; `meta` a JSON object in a string)."""
+    """README.md for `<output>/curated/`, so `datasets.load_dataset(<output>/curated)` reads the Parquet: features
+    declared from the Parquet schema (every column a string; `meta` a JSON object in a string), the train and
+    validation splits build uses, and a config per source besides the default one of every source."""
     lines = ["---", "dataset_info:", "  features:"]
     for field in PARQUET_SCHEMA:
         lines += [f"  - name: {field.name}", f"    dtype: {field.type}"]
-    lines += ["configs:", "- config_name: default", "  default: true", "  data_files:", "  - split: train"]
-    lines.append('    path: "*/part-*.parquet"')
+    lines += ["configs:", "- config_name: default", "  default: true", *_split_files("*")]
     for source in sources:
-        lines += [
-            f"- config_name: {source}",
-            "  data_files:",
-            "  - split: train",
-            f'    path: "{source}/part-*.parquet"',
-        ]
+        lines += [f"- config_name: {source}", *_split_files(source)]
     lines += ["---", "", f"# {name}: curated documents", ""]
     lines.append(
         "One row per document: `id`, `source`, `subsource`, `title`, `text`, `url`, `license`, `date`, `lang`, "
         "and `meta` (a JSON string of source-specific fields: `json.loads` it). Licences differ per row: read the "
-        "`license` column before redistributing. One split, `train`, holds every curated document: build draws its "
-        "validation split by a hash of the id, and the replay documents here are the pool build draws from."
+        "`license` column before redistributing. Two splits, `train` and `validation`, are build's: a document's "
+        "split is fixed by a hash of its id and the recipe's seed (`split.valid_fraction` of ids go to validation), "
+        "so the shards' `valid` split holds the validation documents here. The replay rows are the pool build draws "
+        "from by token share, not only the documents it drew."
     )
     return "\n".join(lines) + "\n"
+
+
+def _split_files(folder: str) -> list[str]:
+    """The `data_files` of a config whose sources' folders match `folder`: one entry per split."""
+    lines = ["  data_files:"]
+    for split in ("train", "validation"):
+        lines += [f"  - split: {split}", f'    path: "{folder}/{split}-*.parquet"']
+    return lines

@@ -340,7 +340,7 @@ class Recipe(Strict):
             name: {key: value for key, value in config.items() if key not in FETCH_ONLY}
             for name, config in dump["sources"].items()
         }
-        keys = ("seed", "write_rejects", "curated_shards", "language", "dedup", "decontamination")
+        keys = ("seed", "split", "write_rejects", "curated_shards", "language", "dedup", "decontamination")
         return {key: dump[key] for key in keys} | {"sources": sources}
 
     def build_settings(self) -> dict[str, Any]:

@@ -538,7 +538,7 @@ def require_curated(recipe: Recipe) -> tuple[dict[str, Any], str]:
     try:
         record, sha256 = stages.require(output, "curate", needed_by=STAGE)
     except stages.StageError as error:
-        absent = [source for source in enabled if not any((output / "curated" / source).glob("part-*.parquet"))]
+        absent = [source for source in enabled if not any((output / "curated" / source).glob("*.parquet"))]
         if absent and stages.read_record(output, "curate") is None:
             raise stages.StageError(f"{error} (no curated documents of {', '.join(absent)})") from None
         raise

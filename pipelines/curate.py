@@ -186,7 +186,7 @@ def run_curate(
             pipeline = beam.Pipeline(options=pipeline_options(beam_args, raw_bytes))
             curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe, raw_bytes)
             curated["documents"] | "WriteCurated" >> WriteCurated(
-                staging, recipe.sources.enabled(), recipe.curated_shards
+                staging, recipe.sources.enabled(), recipe.seed, recipe.split.valid_fraction, recipe.curated_shards
             )
             unreadable, dropped = curated["rejects"] | "SplitRejects" >> beam.Partition(
                 lambda record, _: 0 if record["reason"] == "parse_error" else 1, 2

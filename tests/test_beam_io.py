@@ -6,12 +6,13 @@ import pyarrow.parquet as pq
 
 from gap_replay.beam.io import RECORD_BATCH_ROWS, ROW_GROUP_BYTES, WriteCurated, match_paths
 from gap_replay.documents import Document
+from gap_replay.mix import split_of
 
 
 def _write(tmp_path, docs):
     with beam.Pipeline(runner="FnApiRunner") as pipeline:
-        _ = pipeline | beam.Create(docs, reshuffle=False) | WriteCurated(str(tmp_path), ["pubmed"], num_shards=1)
-    (path,) = match_paths(str(tmp_path / "curated" / "pubmed" / "*.parquet"))
+        _ = pipeline | beam.Create(docs, reshuffle=False) | WriteCurated(str(tmp_path), ["pubmed"], 0, 0.0, 1)
+    (path,) = match_paths(str(tmp_path / "curated" / "pubmed" / "train-*.parquet"))
     return pq.ParquetFile(path).metadata
 
 
@@ -36,3 +37,26 @@ def test_rows_under_the_buffer_make_one_row_group(tmp_path):
     metadata = _write(tmp_path, _abstracts(300, 1000))  # 0.3 MB
     assert metadata.num_row_groups == 1
     assert metadata.num_rows == 300
+
+
+def test_each_document_is_written_to_the_split_build_puts_it_in(tmp_path):
+    docs = _abstracts(400, 10)
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:
+        _ = pipeline | beam.Create(docs, reshuffle=False) | WriteCurated(str(tmp_path), ["pubmed"], 7, 0.25, 1)
+    folder = tmp_path / "curated" / "pubmed"
+    ids = {
+        split: set(pq.read_table(folder / f"{split}-00000-of-00001.parquet")["id"].to_pylist())
+        for split in ("train", "validation")
+    }
+    # split_of is a uniform draw per (seed, id): about a quarter of 400 ids land in validation.
+    assert 60 < len(ids["validation"]) < 140 and len(ids["train"]) + len(ids["validation"]) == 400
+    for split, name in (("train", "train"), ("valid", "validation")):
+        assert all(split_of(doc_id, 7, 0.25) == split for doc_id in ids[name])
+
+
+def test_a_split_with_no_document_is_still_a_readable_file(tmp_path):
+    docs = _abstracts(20, 10)
+    with beam.Pipeline(runner="FnApiRunner") as pipeline:
+        _ = pipeline | beam.Create(docs, reshuffle=False) | WriteCurated(str(tmp_path), ["pubmed"], 0, 0.0, 0)
+    (validation,) = match_paths(str(tmp_path / "curated" / "pubmed" / "validation-*.parquet"))
+    assert pq.ParquetFile(validation).metadata.num_rows == 0

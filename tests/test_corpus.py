@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gap_replay.cli import main
+from gap_replay.mix import split_of
 from gap_replay.pipelines.build import run_build
 from gap_replay.pipelines.curate import run_curate
 from gap_replay.pipelines.fetch import run_fetch
@@ -137,17 +138,29 @@ def test_the_sample_benchmark_is_kept_out_and_the_removal_reported(corpus):
     assert "## Benchmark decontamination" in (corpus / "cards" / "corpus.md").read_text()
 
 
-def test_curated_corpus_loads_with_hf_datasets(corpus, tmp_path):
+def test_curated_corpus_loads_with_hf_datasets_in_builds_two_splits(corpus, tmp_path):
     datasets = pytest.importorskip("datasets")
-    loaded = datasets.load_dataset(str(corpus / "curated"), split="train", cache_dir=str(tmp_path / "hf"))
+    loaded = datasets.load_dataset(str(corpus / "curated"), cache_dir=str(tmp_path / "hf"))
     stats = json.loads((corpus / "stats.json").read_text())
-    assert len(loaded) == sum(entry["kept"] for entry in stats["curate"]["sources"].values())
-    assert set(loaded.column_names) >= {"id", "source", "text", "license", "meta"}
+    assert set(loaded) == {"train", "validation"}
+    assert sum(map(len, loaded.values())) == sum(entry["kept"] for entry in stats["curate"]["sources"].values())
     expected = ["id", "source", "subsource", "title", "text", "url", "license", "date", "lang", "meta"]
-    assert {name: feature.dtype for name, feature in loaded.features.items()} == dict.fromkeys(expected, "string")
+    for split in loaded.values():
+        assert {name: feature.dtype for name, feature in split.features.items()} == dict.fromkeys(expected, "string")
     card = (corpus / "curated" / "README.md").read_text()
     assert "dataset_info:\n  features:\n  - name: id\n    dtype: string\n" in card
-    assert isinstance(json.loads(loaded[0]["meta"]), dict)
+    assert isinstance(json.loads(loaded["train"][0]["meta"]), dict)
+    # Each document is in the split build put it in, by the same rule: a hash of its id and the recipe's seed.
+    recipe, _ = sample_recipe(corpus)
+    for name, split in (("train", "train"), ("validation", "valid")):
+        assert {split_of(doc_id, recipe.seed, recipe.split.valid_fraction) for doc_id in loaded[name]["id"]} == {split}
+    assert len(loaded["validation"]) > 0, "the sample corpus has validation documents"
+
+
+def test_one_source_loads_as_its_own_config(corpus, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset(str(corpus / "curated"), "pubmed", cache_dir=str(tmp_path / "hf"))
+    assert {row for split in loaded.values() for row in split["source"]} == {"pubmed"}
 
 
 def test_cards_are_written_and_byte_stable(corpus, tmp_path):
@@ -233,6 +246,6 @@ def test_every_organisation_reaches_the_corpus_and_its_raw_files_parse_from_the_
     assert parsed and {doc["subsource"] for doc in parsed} == {key}
     assert all(doc["license"] and isinstance(doc["meta"]["redistributable"], bool) for doc in parsed)
     stats = json.loads((corpus / "stats.json").read_text())
-    kept = pq.read_table(corpus / "curated" / "guidelines" / "part-00000-of-00001.parquet", columns=["subsource"])
+    kept = pq.read_table(corpus / "curated" / "guidelines", columns=["subsource"])
     assert key in set(kept.column("subsource").to_pylist()), f"no {key} document survived curation"
     assert stats["curate"]["sources"]["guidelines"]["kept"] > 0

@@ -151,7 +151,7 @@ def stricter(tmp_path) -> str:
 
 
 def test_build_refuses_when_a_sources_curated_files_are_missing(copy, capsys):
-    parquet = next((copy / "curated" / "pmc").glob("part-*.parquet"))
+    parquet = next((copy / "curated" / "pmc").glob("train-*.parquet"))
     parquet.unlink()
     assert in_process(copy, "build") == 2
     assert f"{parquet} is missing, though curate wrote it: run `gap-replay curate` again" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from gap_replay.documents import SOURCES, Document
+from gap_replay.mix import split_of
 from gap_replay.parquet import PARQUET_SCHEMA, to_parquet_row
 
 # Curated row groups close once they hold this many bytes of rows (Beam's default is 64 MB): build reads a slice of
@@ -22,30 +23,42 @@ def match_paths(pattern: str) -> list[str]:
     return sorted(metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list)
 
 
-def curated_prefix(output: str, source: str) -> str:
-    return FileSystems.join(output, "curated", source, "part")
+# Curated files of each split are named as Hugging Face names its splits; build's `valid` is `validation` here.
+SPLIT_FILES = {"train": "train", "valid": "validation"}
+
+
+def curated_prefix(output: str, source: str, split: str) -> str:
+    """`<output>/curated/<source>/<split file name>`: the shards' names start with it."""
+    return FileSystems.join(output, "curated", source, SPLIT_FILES[split])
 
 
 class WriteCurated(beam.PTransform):
-    """Documents -> `<output>/curated/<source>/part-SSSSS-of-NNNNN.parquet`; 0 shards = the runner decides."""
+    """Documents -> `<output>/curated/<source>/{train,validation}-SSSSS-of-NNNNN.parquet`, each document in the split
+    build puts it in (`split_of` its id); 0 shards = the runner decides."""
 
-    def __init__(self, output: str, sources: Sequence[str], num_shards: int = 0) -> None:
+    def __init__(
+        self, output: str, sources: Sequence[str], seed: int, valid_fraction: float, num_shards: int = 0
+    ) -> None:
         super().__init__()
         self._output = output
         self._num_shards = num_shards
-        self._sources = [source for source in SOURCES if source in sources]
+        self._parts = [(source, split) for source in SOURCES if source in sources for split in SPLIT_FILES]
+        self._seed = seed
+        self._valid_fraction = valid_fraction
+
+    def _part(self, doc: Document, _: int) -> int:
+        return self._parts.index((doc.source, split_of(doc.id, self._seed, self._valid_fraction)))
 
     def expand(self, docs: beam.PCollection) -> None:
-        by_source = docs | "BySource" >> beam.Partition(
-            lambda doc, _: self._sources.index(doc.source), len(self._sources)
-        )
-        for source, part in zip(self._sources, by_source, strict=True):
+        parts = docs | "BySourceAndSplit" >> beam.Partition(self._part, len(self._parts))
+        for (source, split), part in zip(self._parts, parts, strict=True):
+            label = f"{source.capitalize()}{SPLIT_FILES[split].capitalize()}"
             _ = (
                 part
-                | f"{source}Rows" >> beam.Map(to_parquet_row)
-                | f"Write{source.capitalize()}"
+                | f"{label}Rows" >> beam.Map(to_parquet_row)
+                | f"Write{label}"
                 >> beam.io.WriteToParquet(
-                    curated_prefix(self._output, source),
+                    curated_prefix(self._output, source, split),
                     schema=PARQUET_SCHEMA,
                     file_name_suffix=".parquet",
                     num_shards=self._num_shards,
