@@ -41,11 +41,19 @@ def _cell(value: Any) -> str:
 
 
 def curated_counts(paths: Iterable[Path]) -> dict[str, Counter]:
-    """Documents per (source, subsource), per (source, licence), and per (organisation, licence, redistributable)
-    for guidelines, in the curated Parquet files."""
-    counts: dict[str, Counter] = {"subsource": Counter(), "license": Counter(), "organisation": Counter()}
+    """Documents per (source, subsource), per (source, licence), per (source, split) and per (organisation, licence,
+    redistributable) for guidelines, in the curated Parquet files (a file's split is in its name)."""
+    counts: dict[str, Counter] = {
+        "subsource": Counter(),
+        "license": Counter(),
+        "organisation": Counter(),
+        "split": Counter(),
+    }
     for path in sorted(paths):
         table = pq.read_table(path, columns=["source", "subsource", "license", "meta"]).to_pydict()
+        split = "valid" if path.name.startswith("validation-") else "train"
+        for source in table["source"]:
+            counts["split"][(source, split)] += 1
         rows = zip(table["source"], table["subsource"], table["license"], table["meta"], strict=True)
         for source, subsource, license, meta in rows:
             counts["subsource"][(source, subsource)] += 1
@@ -142,6 +150,10 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
                 for (org, lic, redistributable), n in sorted(counts["organisation"].items())
             ),
         )
+    if "replay" in sources:
+        yield "## Replay: the curated pool and what build drew from it\n\n" + _table(
+            ["split", "pool documents", "drawn documents", "drawn tokens", "pool drawn"], _replay_rows(manifest, counts)
+        )
     report = stats["curate"].get("decontamination")
     if report is not None:
         yield "## Benchmark decontamination\n\n" + _decontamination(report, sources)
@@ -150,6 +162,18 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
         yield "## Files that could not be read\n\n" + _table(
             ["source", "file", "reason"], ([e["source"], os.path.basename(e["file"]), e["detail"]] for e in errors)
         )
+
+
+def _replay_rows(manifest: dict[str, Any], counts: dict[str, Counter]) -> list[list[Any]]:
+    """Per split: replay documents curated (the pool build draws from), the copies drawn into the shards and their
+    tokens, and the share of the pool drawn (copies over pool documents)."""
+    rows = []
+    for split in ("train", "valid"):
+        pool = counts["split"][("replay", split)]
+        drawn = manifest["totals"].get(split, {}).get("sources", {}).get("replay", {"documents": 0, "tokens": 0})
+        share = f"{drawn['documents'] / pool:.1%}" if pool else "-"
+        rows.append([split, pool, drawn["documents"], drawn["tokens"], share])
+    return rows
 
 
 def _decontamination(report: dict[str, Any], sources: list[str]) -> str:

@@ -249,3 +249,15 @@ def test_every_organisation_reaches_the_corpus_and_its_raw_files_parse_from_the_
     kept = pq.read_table(corpus / "curated" / "guidelines", columns=["subsource"])
     assert key in set(kept.column("subsource").to_pylist()), f"no {key} document survived curation"
     assert stats["curate"]["sources"]["guidelines"]["kept"] > 0
+
+
+def test_the_corpus_card_tells_the_replay_pool_from_what_build_drew(corpus):
+    card = (corpus / "cards" / "corpus.md").read_text()
+    section = card.split("## Replay: the curated pool and what build drew from it\n\n")[1].split("\n\n")[0]
+    rows = {line.split(" | ")[0].strip("| "): line.strip("| ").split(" | ") for line in section.splitlines()[2:]}
+    manifest = json.loads((corpus / "tokens" / "manifest.json").read_text())
+    for split, files in (("train", "train-*.parquet"), ("valid", "validation-*.parquet")):
+        pool = sum(pq.ParquetFile(path).metadata.num_rows for path in (corpus / "curated" / "replay").glob(files))
+        drawn = manifest["totals"][split]["sources"].get("replay", {"documents": 0, "tokens": 0})
+        assert rows[split][1:4] == [f"{pool:,}", f"{drawn['documents']:,}", f"{drawn['tokens']:,}"]
+    assert 0 < int(rows["train"][2]) < int(rows["train"][1]), "the sample draws some of its replay pool, not all"
