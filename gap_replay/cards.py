@@ -142,6 +142,11 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
         ["source", "licence", "documents"],
         ([s, lic, n] for (s, lic), n in sorted(counts["license"].items()) if s in sources),
     )
+    shard_licences = _shard_licence_rows(manifest, sources)
+    if shard_licences:
+        yield "## Licences in the shards\n\nDocument copies in the shards (epochs and the replay draw applied).\n\n" + (
+            _table(["source", "licence", "train copies", "valid copies"], shard_licences)
+        )
     if "guidelines" in sources and counts["organisation"]:
         yield "## Guideline organisations: licence and redistribution\n\n" + _table(
             ["organisation", "licence", "redistributable", "documents"],
@@ -162,6 +167,18 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
         yield "## Files that could not be read\n\n" + _table(
             ["source", "file", "reason"], ([e["source"], os.path.basename(e["file"]), e["detail"]] for e in errors)
         )
+
+
+def _shard_licence_rows(manifest: dict[str, Any], sources: list[str]) -> list[list[Any]]:
+    """source, licence, and the document copies with it in the train and valid shards, from the manifest."""
+    copies: Counter = Counter()
+    for shard in manifest["shards"]:
+        for source, licences in shard.get("license_documents", {}).items():
+            for licence, count in licences.items():
+                copies[(source, licence, shard["split"])] += count
+    keys = sorted({(source, licence) for source, licence, _ in copies if source in sources})
+    splits = ("train", "valid")
+    return [[source, licence, *(copies[(source, licence, split)] for split in splits)] for source, licence in keys]
 
 
 def _replay_rows(manifest: dict[str, Any], counts: dict[str, Counter]) -> list[list[Any]]:

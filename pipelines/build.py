@@ -66,6 +66,7 @@ ENCODE_AHEAD = 1
 WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
 SPILL = "tokenized"  # staging folder of the spill files and shard entries, deleted once the shards are written
 COLUMNS = ["id", "source", "text"]
+UNKNOWN_LICENSE = "unknown"  # a document's licence in the shards' counts when curate recorded none
 
 
 class BuildError(RuntimeError):
@@ -133,15 +134,22 @@ def _columns(batch: pa.RecordBatch) -> tuple[list[str], list[str], list[str]]:
     return ids, sources, texts
 
 
+def _licenses(batch: pa.RecordBatch) -> list[str]:
+    """The licence of each row of a batch read with the `license` column; `unknown` where it states none."""
+    return [license or UNKNOWN_LICENSE for license in batch.column("license").to_pylist()]
+
+
 @dataclass(frozen=True)
 class TokenizedBatch:
-    """Documents tokenized together, column by column: document i goes to `splits[i]` by a hash of its id, is
+    """Documents tokenized together, column by column (`licenses`: as curated, for the shards' licence counts):
+    document i goes to `splits[i]` by a hash of its id, is
     repeated `copies[i]` times (`mix.epochs`), and its tokens (EOS last) are tokens `offsets[i]` to `offsets[i + 1]`
     of the spill file `path`."""
 
     path: str
     ids: list[str]
     sources: list[str]
+    licenses: list[str]
     splits: list[str]
     copies: list[int]
     offsets: np.ndarray
@@ -189,14 +197,14 @@ class TokenizeSlices(beam.DoFn):
     def start_bundle(self) -> None:
         self._spill: BinaryIO | None = None
         self._written = 0
-        self._pending: collections.deque[tuple[list[str], list[str], Future]] = collections.deque()
+        self._pending: collections.deque[tuple[list[str], list[str], list[str], Future]] = collections.deque()
 
     def process(self, piece: CuratedSlice) -> Iterator[TokenizedBatch]:
         if self._spill is None:
             self._spill = open(os.path.join(self._spill_dir, f"{uuid.uuid4().hex}.bin"), "xb")  # noqa: SIM115
-        for ids, sources, texts in _text_batches(piece):
+        for ids, sources, licenses, texts in _text_batches(piece):
             encoding = self._encoder.submit(self._tokenizer.encode_concatenated, texts, self._dtype)
-            self._pending.append((ids, sources, encoding))
+            self._pending.append((ids, sources, licenses, encoding))
             while len(self._pending) > ENCODE_AHEAD:
                 yield self._spilled(*self._pending.popleft())
 
@@ -213,22 +221,25 @@ class TokenizeSlices(beam.DoFn):
         if getattr(self, "_encoder", None) is not None:
             self._encoder.shutdown(cancel_futures=True)
 
-    def _spilled(self, ids: list[str], sources: list[str], encoding: Future) -> TokenizedBatch:
+    def _spilled(self, ids: list[str], sources: list[str], licenses: list[str], encoding: Future) -> TokenizedBatch:
         """A batch whose encoding is done: its tokens appended to the spill file, its batch described."""
         assert self._spill is not None
         tokens, offsets = encoding.result()
         self._spill.write(tokens.data.cast("B"))
-        batch = self._batch(self._spill.name, ids, sources, offsets + self._written)
+        batch = self._batch(self._spill.name, ids, sources, licenses, offsets + self._written)
         self._written += tokens.size
         self._progress.add(documents=len(ids), tokens=int(tokens.size))
         return batch
 
-    def _batch(self, path: str, ids: list[str], sources: list[str], offsets: np.ndarray) -> TokenizedBatch:
+    def _batch(
+        self, path: str, ids: list[str], sources: list[str], licenses: list[str], offsets: np.ndarray
+    ) -> TokenizedBatch:
         seed, fraction = self._seed, self._valid_fraction
         return TokenizedBatch(
             path=path,
             ids=ids,
             sources=sources,
+            licenses=licenses,
             splits=[split_of(doc_id, seed, fraction) for doc_id in ids],
             copies=[
                 epoch_copies(doc_id, self._epochs.get(source, 1.0), seed)
@@ -238,16 +249,17 @@ class TokenizeSlices(beam.DoFn):
         )
 
 
-def _text_batches(piece: CuratedSlice) -> Iterator[tuple[list[str], list[str], list[str]]]:
-    """(ids, sources, texts) of a slice, at most `BATCH_DOCUMENTS` texts or about `BATCH_CHARACTERS` characters at a
-    time (a few long texts make a batch of their own)."""
-    for batch in read_slice(piece):
+def _text_batches(piece: CuratedSlice) -> Iterator[tuple[list[str], list[str], list[str], list[str]]]:
+    """(ids, sources, licences, texts) of a slice, at most `BATCH_DOCUMENTS` texts or about `BATCH_CHARACTERS`
+    characters at a time (a few long texts make a batch of their own)."""
+    for batch in read_slice(piece, [*COLUMNS, "license"]):
         ids, sources, texts = _columns(batch)
+        licenses = _licenses(batch)
         start = characters = 0
         for end, text in enumerate(texts, 1):
             characters += len(text)
             if characters >= BATCH_CHARACTERS or end - start >= BATCH_DOCUMENTS or end == len(texts):
-                yield ids[start:end], sources[start:end], texts[start:end]
+                yield ids[start:end], sources[start:end], licenses[start:end], texts[start:end]
                 start, characters = end, 0
 
 
@@ -344,6 +356,7 @@ class ShardPiece:
     path: str
     order: list[tuple[float, str]]
     sources: list[str]
+    licenses: list[str]
     starts: np.ndarray
     sizes: np.ndarray
 
@@ -367,6 +380,7 @@ def shard_pieces(batch: TokenizedBatch, plan: MixPlan, seed: int) -> Iterator[tu
                 path=batch.path,
                 order=[(draw, key) for draw, key, _ in copies],
                 sources=[batch.sources[i] for *_, i in copies],
+                licenses=[batch.licenses[i] for *_, i in copies],
                 starts=starts,
                 sizes=batch.offsets[documents + 1] - starts,
             ),
@@ -382,6 +396,7 @@ def write_split_shard(
     path = shard_name(split, index, count)
     sources: dict[str, int] = {}
     source_documents: dict[str, int] = {}
+    license_documents: dict[str, dict[str, int]] = {}
     with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
         chunk: list[tuple[str, int, int]] = []
         gathered = 0
@@ -391,6 +406,8 @@ def write_split_shard(
             source = piece.sources[j]
             sources[source] = sources.get(source, 0) + size
             source_documents[source] = source_documents.get(source, 0) + 1
+            licenses = license_documents.setdefault(source, {})
+            licenses[piece.licenses[j]] = licenses.get(piece.licenses[j], 0) + 1
             chunk.append((piece.path, int(piece.starts[j]), size))
             gathered += size
             if gathered >= WRITE_TOKENS:
@@ -398,7 +415,12 @@ def write_split_shard(
                 chunk, gathered = [], 0
         writer.add_documents(*read_spilled(chunk, dtype))
     return ShardEntry.from_files(
-        path, split, writer.close(), dict(sorted(sources.items())), dict(sorted(source_documents.items()))
+        path,
+        split,
+        writer.close(),
+        dict(sorted(sources.items())),
+        dict(sorted(source_documents.items())),
+        {source: dict(sorted(counts.items())) for source, counts in sorted(license_documents.items())},
     )
 
 

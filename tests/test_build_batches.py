@@ -63,8 +63,9 @@ def test_text_batches_hold_a_few_hundred_texts_or_a_few_long_ones(tmp_path, monk
     [piece] = curated_slices([str(path)])
     batches = list(build._text_batches(piece))
 
-    assert [[len(text) for text in texts] for _, _, texts in batches] == [[10, 10, 10], [10, 150], [10, 60, 60], [10]]
-    assert [doc_id for ids, _, _ in batches for doc_id in ids] == [f"pmc:{n}" for n in range(len(lengths))]
+    assert [[len(text) for text in texts] for *_, texts in batches] == [[10, 10, 10], [10, 150], [10, 60, 60], [10]]
+    assert [doc_id for ids, *_ in batches for doc_id in ids] == [f"pmc:{n}" for n in range(len(lengths))]
+    assert {license for _, _, licenses, _ in batches for license in licenses} == {"unknown"}, "none was curated"
 
 
 def test_read_spilled_gathers_documents_in_the_order_asked(tmp_path):
@@ -98,6 +99,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
             path=spill(tmp_path / "a.bin", [11, 0, 12, 13, 0, 14, 0]),
             ids=["pubmed:1", "pmc:2", "pubmed:3"],
             sources=["pubmed", "pmc", "pubmed"],
+            licenses=["NLM-PubMed-terms", "CC-BY-4.0", "NLM-PubMed-terms"],
             splits=["train", "train", "train"],
             copies=[1, 2, 1],
             offsets=np.array([0, 2, 5, 7]),
@@ -106,6 +108,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
             path=spill(tmp_path / "b.bin", [21, 22, 23, 0, 24, 0]),
             ids=["replay:4", "replay:5"],
             sources=["replay", "replay"],
+            licenses=["ODC-By-1.0", "CC-BY-SA-4.0"],
             splits=["train", "train"],
             copies=[1, 1],
             offsets=np.array([0, 4, 6]),
@@ -125,3 +128,9 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
     assert [shard[i].tolist() for i in range(len(shard))] == [tokens[key.split("#")[0]] for key in keys]
     assert entry.sources == {"pmc": 6, "pubmed": 4, "replay": 4}
     assert entry.source_documents == {"pmc": 2, "pubmed": 2, "replay": 1}
+    # Counted per copy in the shard: pmc:2's two epochs, and only the replay document drawn (replay:4).
+    assert entry.license_documents == {
+        "pmc": {"CC-BY-4.0": 2},
+        "pubmed": {"NLM-PubMed-terms": 2},
+        "replay": {"ODC-By-1.0": 1},
+    }

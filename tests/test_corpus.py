@@ -261,3 +261,16 @@ def test_the_corpus_card_tells_the_replay_pool_from_what_build_drew(corpus):
         drawn = manifest["totals"][split]["sources"].get("replay", {"documents": 0, "tokens": 0})
         assert rows[split][1:4] == [f"{pool:,}", f"{drawn['documents']:,}", f"{drawn['tokens']:,}"]
     assert 0 < int(rows["train"][2]) < int(rows["train"][1]), "the sample draws some of its replay pool, not all"
+
+
+def test_the_corpus_card_counts_the_licences_of_what_is_in_the_shards(corpus):
+    card = (corpus / "cards" / "corpus.md").read_text()
+    section = card.split("## Licences in the shards\n\n")[1].split("\n\n## ")[0]
+    rows = [line.strip("| ").split(" | ") for line in section.splitlines()[4:]]
+    manifest = json.loads((corpus / "tokens" / "manifest.json").read_text())
+    for split, column in (("train", 2), ("valid", 3)):
+        for source, entry in manifest["totals"][split]["sources"].items():
+            copies = sum(int(row[column].replace(",", "")) for row in rows if row[0] == source)
+            assert copies == entry["documents"], f"every {split} copy of {source} has a licence row"
+    pubmed = {row[1] for row in rows if row[0] == "pubmed"}
+    assert pubmed == {"NLM-PubMed-terms"}

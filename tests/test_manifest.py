@@ -102,7 +102,17 @@ def test_manifest_has_the_documented_shape_and_order(folder):
         "valid-00000-of-00001",
     ]
     first = manifest["shards"][0]
-    assert list(first) == ["path", "split", "documents", "tokens", "sources", "source_documents", "bin", "idx"]
+    assert list(first) == [
+        "path",
+        "split",
+        "documents",
+        "tokens",
+        "sources",
+        "source_documents",
+        "license_documents",
+        "bin",
+        "idx",
+    ]
     assert first["sources"] == {"guidelines": 4, "pubmed": 5}
     assert first["bin"] == {"bytes": 18, "sha256": first["bin"]["sha256"]}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,7 +31,8 @@ _EOS_CHUNK = 1 << 20
 
 @dataclass
 class ShardEntry:
-    """One shard as the manifest lists it; `sources` are token counts, `source_documents` document counts."""
+    """One shard as the manifest lists it; `sources` are token counts, `source_documents` document counts, and
+    `license_documents` document counts per source and licence."""
 
     path: str
     split: str
@@ -43,10 +44,17 @@ class ShardEntry:
     bin_sha256: str
     idx_bytes: int
     idx_sha256: str
+    license_documents: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @classmethod
     def from_files(
-        cls, path: str, split: str, files: ShardFiles, sources: dict[str, int], source_documents: dict[str, int]
+        cls,
+        path: str,
+        split: str,
+        files: ShardFiles,
+        sources: dict[str, int],
+        source_documents: dict[str, int],
+        license_documents: dict[str, dict[str, int]] | None = None,
     ) -> ShardEntry:
         """The entry for a shard the writer just closed; `path` is its prefix relative to the manifest."""
         return cls(
@@ -60,6 +68,7 @@ class ShardEntry:
             bin_sha256=files.bin_sha256,
             idx_bytes=files.idx_bytes,
             idx_sha256=files.idx_sha256,
+            license_documents={source: dict(counts) for source, counts in (license_documents or {}).items()},
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +79,7 @@ class ShardEntry:
             "tokens": self.tokens,
             "sources": _in_source_order(self.sources),
             "source_documents": _in_source_order(self.source_documents),
+            "license_documents": _in_source_order(self.license_documents),
             "bin": {"bytes": self.bin_bytes, "sha256": self.bin_sha256},
             "idx": {"bytes": self.idx_bytes, "sha256": self.idx_sha256},
         }
