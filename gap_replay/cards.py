@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from gap_replay.documents import SOURCES
 from gap_replay.files import write_atomic
+from gap_replay.lengths import length_summary
 from gap_replay.parquet import PARQUET_SCHEMA
 from gap_replay.plots import drop_plot, token_plot
 from gap_replay.shards.indexed import IndexedDataset
@@ -64,9 +64,6 @@ def curated_counts(paths: Iterable[Path]) -> dict[str, Counter]:
     return counts
 
 
-LENGTH_QUANTILES = (10, 50, 90)
-
-
 def token_lengths(manifest: dict[str, Any], tokens_dir: Path) -> dict[str, list[int]]:
     """Per split, the token counts (EOS included) of every document copy in its shards, read from their indexes."""
     lengths: dict[str, list[int]] = {}
@@ -75,13 +72,30 @@ def token_lengths(manifest: dict[str, Any], tokens_dir: Path) -> dict[str, list[
     return lengths
 
 
+SUMMARY_COLUMNS = ("documents", "p10", "p50", "p90", "max", "mean")
+
+
 def length_rows(lengths: dict[str, list[int]]) -> list[list[Any]]:
     """split, documents, the 10th, 50th and 90th percentiles (the lower of two ranks), the longest, the mean."""
+    summaries = ((split, length_summary(sizes)) for split, sizes in lengths.items() if sizes)
+    return [[split, *(summary[column] for column in SUMMARY_COLUMNS)] for split, summary in summaries]
+
+
+def _figures(summary: dict[str, float]) -> str:
+    """`p10 / median / p90 / longest` of a length summary."""
+    return " / ".join(f"{summary[column]:,}" for column in ("p10", "p50", "p90", "max"))
+
+
+def source_length_rows(manifest: dict[str, Any], sources: list[str]) -> list[list[Any]]:
+    """source, split, copies, then tokens and characters as `p10 / median / p90 / longest`, from the manifest's
+    per-source length summaries (build's, over every document copy in the shards)."""
     rows = []
-    for split, sizes in lengths.items():
-        if sizes:
-            quantiles = np.percentile(sizes, LENGTH_QUANTILES, method="lower").astype(int).tolist()
-            rows.append([split, len(sizes), *quantiles, max(sizes), round(sum(sizes) / len(sizes))])
+    for split, by_source in manifest.get("lengths", {}).items():
+        for source in sources:
+            summary = by_source.get(source)
+            if summary and summary["tokens"]["documents"]:
+                tokens, characters = summary["tokens"], summary["characters"]
+                rows.append([source, split, tokens["documents"], _figures(tokens), _figures(characters)])
     return rows
 
 
@@ -125,6 +139,13 @@ def _sections(stats: dict[str, Any], manifest: dict[str, Any], counts: dict[str,
         ["source", "train documents", "train tokens", "valid documents", "valid tokens"],
         ([source, *_split_totals(manifest, source)] for source in sources),
     )
+    by_source = source_length_rows(manifest, sources)
+    if by_source:
+        yield (
+            "## Document lengths per source\n\nEvery document copy in the shards: 10th percentile / median / "
+            + ("90th percentile / longest.\n\n")
+            + _table(["source", "split", "copies", "tokens", "characters"], by_source)
+        )
     yield "## Curation\n\n" + _table(
         ["source", "raw files", "parsed", "dropped", "kept"], _curation_rows(stats, sources)
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import heapq
+import io
 import itertools
 import json
 import logging
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -41,13 +42,14 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from gap_replay import stages
 from gap_replay.files import write_atomic
+from gap_replay.lengths import length_summary
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 from gap_replay.pipelines.options import pipeline_options, run_to_completion, stored_bytes
 from gap_replay.pipelines.stats import write_stats
 from gap_replay.progress import Progress
 from gap_replay.recipe import Recipe
 from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
-from gap_replay.shards.manifest import ShardEntry, build_manifest, shard_name, write_manifest
+from gap_replay.shards.manifest import SPLITS, ShardEntry, build_manifest, shard_name, write_manifest
 from gap_replay.shards.tokenizer import LoadedTokenizer, load_tokenizer, train_bpe
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small wha
 # the next batch while this thread spills the last one and Beam carries it on.
 ENCODE_AHEAD = 1
 WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
+LENGTHS = ".lengths.npz"  # beside each shard's entry in the staging folder: its copies' lengths per source
 SPILL = "tokenized"  # staging folder of the spill files and shard entries, deleted once the shards are written
 COLUMNS = ["id", "source", "text"]
 UNKNOWN_LICENSE = "unknown"  # a document's licence in the shards' counts when curate recorded none
@@ -139,10 +142,20 @@ def _licenses(batch: pa.RecordBatch) -> list[str]:
     return [license or UNKNOWN_LICENSE for license in batch.column("license").to_pylist()]
 
 
+class BatchColumns(NamedTuple):
+    """What build keeps of a batch of curated rows besides their texts: ids, sources, licences (`unknown` where
+    curate recorded none) and the texts' lengths in characters."""
+
+    ids: list[str]
+    sources: list[str]
+    licenses: list[str]
+    characters: list[int]
+
+
 @dataclass(frozen=True)
 class TokenizedBatch:
-    """Documents tokenized together, column by column (`licenses`: as curated, for the shards' licence counts):
-    document i goes to `splits[i]` by a hash of its id, is
+    """Documents tokenized together, column by column (`licenses` and `characters`, the text's length, are for the
+    shards' counts): document i goes to `splits[i]` by a hash of its id, is
     repeated `copies[i]` times (`mix.epochs`), and its tokens (EOS last) are tokens `offsets[i]` to `offsets[i + 1]`
     of the spill file `path`."""
 
@@ -150,6 +163,7 @@ class TokenizedBatch:
     ids: list[str]
     sources: list[str]
     licenses: list[str]
+    characters: list[int]
     splits: list[str]
     copies: list[int]
     offsets: np.ndarray
@@ -197,14 +211,14 @@ class TokenizeSlices(beam.DoFn):
     def start_bundle(self) -> None:
         self._spill: BinaryIO | None = None
         self._written = 0
-        self._pending: collections.deque[tuple[list[str], list[str], list[str], Future]] = collections.deque()
+        self._pending: collections.deque[tuple[BatchColumns, Future]] = collections.deque()
 
     def process(self, piece: CuratedSlice) -> Iterator[TokenizedBatch]:
         if self._spill is None:
             self._spill = open(os.path.join(self._spill_dir, f"{uuid.uuid4().hex}.bin"), "xb")  # noqa: SIM115
-        for ids, sources, licenses, texts in _text_batches(piece):
+        for columns, texts in _text_batches(piece):
             encoding = self._encoder.submit(self._tokenizer.encode_concatenated, texts, self._dtype)
-            self._pending.append((ids, sources, licenses, encoding))
+            self._pending.append((columns, encoding))
             while len(self._pending) > ENCODE_AHEAD:
                 yield self._spilled(*self._pending.popleft())
 
@@ -221,25 +235,25 @@ class TokenizeSlices(beam.DoFn):
         if getattr(self, "_encoder", None) is not None:
             self._encoder.shutdown(cancel_futures=True)
 
-    def _spilled(self, ids: list[str], sources: list[str], licenses: list[str], encoding: Future) -> TokenizedBatch:
+    def _spilled(self, columns: BatchColumns, encoding: Future) -> TokenizedBatch:
         """A batch whose encoding is done: its tokens appended to the spill file, its batch described."""
         assert self._spill is not None
         tokens, offsets = encoding.result()
         self._spill.write(tokens.data.cast("B"))
-        batch = self._batch(self._spill.name, ids, sources, licenses, offsets + self._written)
+        batch = self._batch(self._spill.name, columns, offsets + self._written)
         self._written += tokens.size
-        self._progress.add(documents=len(ids), tokens=int(tokens.size))
+        self._progress.add(documents=len(columns.ids), tokens=int(tokens.size))
         return batch
 
-    def _batch(
-        self, path: str, ids: list[str], sources: list[str], licenses: list[str], offsets: np.ndarray
-    ) -> TokenizedBatch:
+    def _batch(self, path: str, columns: BatchColumns, offsets: np.ndarray) -> TokenizedBatch:
         seed, fraction = self._seed, self._valid_fraction
+        ids, sources = columns.ids, columns.sources
         return TokenizedBatch(
             path=path,
             ids=ids,
             sources=sources,
-            licenses=licenses,
+            licenses=columns.licenses,
+            characters=columns.characters,
             splits=[split_of(doc_id, seed, fraction) for doc_id in ids],
             copies=[
                 epoch_copies(doc_id, self._epochs.get(source, 1.0), seed)
@@ -249,17 +263,19 @@ class TokenizeSlices(beam.DoFn):
         )
 
 
-def _text_batches(piece: CuratedSlice) -> Iterator[tuple[list[str], list[str], list[str], list[str]]]:
-    """(ids, sources, licences, texts) of a slice, at most `BATCH_DOCUMENTS` texts or about `BATCH_CHARACTERS`
-    characters at a time (a few long texts make a batch of their own)."""
+def _text_batches(piece: CuratedSlice) -> Iterator[tuple[BatchColumns, list[str]]]:
+    """(columns, texts) of a slice, at most `BATCH_DOCUMENTS` texts or about `BATCH_CHARACTERS` characters at a
+    time (a few long texts make a batch of their own)."""
     for batch in read_slice(piece, [*COLUMNS, "license"]):
         ids, sources, texts = _columns(batch)
         licenses = _licenses(batch)
+        lengths = [len(text) for text in texts]
         start = characters = 0
         for end, text in enumerate(texts, 1):
             characters += len(text)
             if characters >= BATCH_CHARACTERS or end - start >= BATCH_DOCUMENTS or end == len(texts):
-                yield ids[start:end], sources[start:end], licenses[start:end], texts[start:end]
+                part = slice(start, end)
+                yield BatchColumns(ids[part], sources[part], licenses[part], lengths[part]), texts[part]
                 start, characters = end, 0
 
 
@@ -357,6 +373,7 @@ class ShardPiece:
     order: list[tuple[float, str]]
     sources: list[str]
     licenses: list[str]
+    characters: list[int]
     starts: np.ndarray
     sizes: np.ndarray
 
@@ -381,15 +398,24 @@ def shard_pieces(batch: TokenizedBatch, plan: MixPlan, seed: int) -> Iterator[tu
                 order=[(draw, key) for draw, key, _ in copies],
                 sources=[batch.sources[i] for *_, i in copies],
                 licenses=[batch.licenses[i] for *_, i in copies],
+                characters=[batch.characters[i] for *_, i in copies],
                 starts=starts,
                 sizes=batch.offsets[documents + 1] - starts,
             ),
         )
 
 
+class WrittenShard(NamedTuple):
+    """A shard's manifest entry, and the lengths of its document copies per source: a (2, copies) array of their
+    texts' characters (row 0) and tokens, EOS included (row 1)."""
+
+    entry: ShardEntry
+    lengths: dict[str, np.ndarray]
+
+
 def write_split_shard(
     directory: str, split: str, index: int, count: int, pieces: Iterable[ShardPiece], dtype: np.dtype
-) -> ShardEntry:
+) -> WrittenShard:
     """Write shard `index` of `count` of a split, its copies in seeded-shuffle order, and describe it."""
     pieces = list(pieces)
     order = sorted((draw, key, p, j) for p, piece in enumerate(pieces) for j, (draw, key) in enumerate(piece.order))
@@ -397,6 +423,7 @@ def write_split_shard(
     sources: dict[str, int] = {}
     source_documents: dict[str, int] = {}
     license_documents: dict[str, dict[str, int]] = {}
+    lengths: dict[str, list[tuple[int, int]]] = {}
     with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
         chunk: list[tuple[str, int, int]] = []
         gathered = 0
@@ -408,13 +435,14 @@ def write_split_shard(
             source_documents[source] = source_documents.get(source, 0) + 1
             licenses = license_documents.setdefault(source, {})
             licenses[piece.licenses[j]] = licenses.get(piece.licenses[j], 0) + 1
+            lengths.setdefault(source, []).append((piece.characters[j], size))
             chunk.append((piece.path, int(piece.starts[j]), size))
             gathered += size
             if gathered >= WRITE_TOKENS:
                 writer.add_documents(*read_spilled(chunk, dtype))
                 chunk, gathered = [], 0
         writer.add_documents(*read_spilled(chunk, dtype))
-    return ShardEntry.from_files(
+    entry = ShardEntry.from_files(
         path,
         split,
         writer.close(),
@@ -422,6 +450,7 @@ def write_split_shard(
         dict(sorted(source_documents.items())),
         {source: dict(sorted(counts.items())) for source, counts in sorted(license_documents.items())},
     )
+    return WrittenShard(entry, {source: np.array(pairs, dtype=np.int64).T for source, pairs in lengths.items()})
 
 
 def read_spilled(documents: Sequence[tuple[str, int, int]], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -457,13 +486,37 @@ class WriteShard(beam.DoFn):
 
     def process(self, group: tuple[tuple[str, int, int], Iterable[ShardPiece]]) -> None:
         (split, index, count), pieces = group
-        entry = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
+        entry, lengths = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
+        arrays = io.BytesIO()
+        np.savez(arrays, **lengths)
+        write_atomic(os.path.join(self._entries, f"{entry.path}{LENGTHS}"), arrays.getvalue())
         write_atomic(os.path.join(self._entries, f"{entry.path}.json"), json.dumps(entry.__dict__))
 
 
 def read_entries(entries: Path) -> list[ShardEntry]:
     """The manifest entries WriteShard left in `entries`."""
     return [ShardEntry(**json.loads(path.read_bytes())) for path in sorted(entries.glob("*.json"))]
+
+
+def read_lengths(entries: Path, shards: Iterable[ShardEntry]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
+    """Per split and source, the length summaries (`length_summary`) of the document copies' characters and tokens,
+    from the lengths WriteShard left beside each entry."""
+    gathered: dict[str, dict[str, list[np.ndarray]]] = {}
+    for shard in shards:
+        path = entries / f"{shard.path}{LENGTHS}"
+        if path.is_file():  # an empty shard written after the pipeline has none
+            with np.load(path) as arrays:
+                for source in arrays.files:
+                    gathered.setdefault(shard.split, {}).setdefault(source, []).append(arrays[source])
+    summaries: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for split in sorted(gathered, key=SPLITS.index):
+        for source in sorted(gathered[split]):
+            characters, tokens = np.concatenate(gathered[split][source], axis=1)
+            summaries.setdefault(split, {})[source] = {
+                "characters": length_summary(characters),
+                "tokens": length_summary(tokens),
+            }
+    return summaries
 
 
 class Shard(beam.PTransform):
@@ -527,7 +580,7 @@ def _missing_shards(entries: list[ShardEntry], directory: Path, dtype: np.dtype)
     counts = {entry.split: int(entry.path.rsplit("-", 1)[1]) for entry in entries}
     present = {entry.path for entry in entries}
     return [
-        write_split_shard(str(directory), split, index, count, [], dtype)
+        write_split_shard(str(directory), split, index, count, [], dtype).entry
         for split, count in sorted(counts.items())
         for index in range(count)
         if shard_name(split, index, count) not in present
@@ -606,6 +659,7 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
             _ = batches | "Shard" >> Shard(plan, str(tokens_dir), str(spill_dir), dtype.name, recipe.seed)
             run_to_completion(pipeline, STAGE)
             entries = read_entries(spill_dir)
+            lengths = read_lengths(spill_dir, entries)
             shutil.rmtree(spill_dir)
             entries += _missing_shards(entries, tokens_dir, dtype)
             manifest = build_manifest(
@@ -617,6 +671,7 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
                 entries,
                 mix=_mix_summary(recipe, entries),
             )
+            manifest["lengths"] = lengths
             if "decontamination" in curated["summary"]:
                 manifest["decontamination"] = curated["summary"]["decontamination"]
             write_manifest(manifest, tokens_dir / "manifest.json")

@@ -63,9 +63,10 @@ def test_text_batches_hold_a_few_hundred_texts_or_a_few_long_ones(tmp_path, monk
     [piece] = curated_slices([str(path)])
     batches = list(build._text_batches(piece))
 
-    assert [[len(text) for text in texts] for *_, texts in batches] == [[10, 10, 10], [10, 150], [10, 60, 60], [10]]
-    assert [doc_id for ids, *_ in batches for doc_id in ids] == [f"pmc:{n}" for n in range(len(lengths))]
-    assert {license for _, _, licenses, _ in batches for license in licenses} == {"unknown"}, "none was curated"
+    assert [[len(text) for text in texts] for _, texts in batches] == [[10, 10, 10], [10, 150], [10, 60, 60], [10]]
+    assert [doc_id for columns, _ in batches for doc_id in columns.ids] == [f"pmc:{n}" for n in range(len(lengths))]
+    assert [columns.characters for columns, _ in batches] == [[10, 10, 10], [10, 150], [10, 60, 60], [10]]
+    assert {license for columns, _ in batches for license in columns.licenses} == {"unknown"}, "none was curated"
 
 
 def test_read_spilled_gathers_documents_in_the_order_asked(tmp_path):
@@ -100,6 +101,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
             ids=["pubmed:1", "pmc:2", "pubmed:3"],
             sources=["pubmed", "pmc", "pubmed"],
             licenses=["NLM-PubMed-terms", "CC-BY-4.0", "NLM-PubMed-terms"],
+            characters=[30, 40, 20],
             splits=["train", "train", "train"],
             copies=[1, 2, 1],
             offsets=np.array([0, 2, 5, 7]),
@@ -109,6 +111,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
             ids=["replay:4", "replay:5"],
             sources=["replay", "replay"],
             licenses=["ODC-By-1.0", "CC-BY-SA-4.0"],
+            characters=[50, 10],
             splits=["train", "train"],
             copies=[1, 1],
             offsets=np.array([0, 4, 6]),
@@ -119,7 +122,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
     plan = MixPlan(replay_limits={"train": limit}, shard_counts={"train": 1})
 
     pieces = [piece for batch in batches for piece in shard_pieces(batch, plan, seed)]
-    entry = write_split_shard(str(tmp_path), "train", 0, 1, [piece for _, piece in pieces], U16)
+    entry, lengths = write_split_shard(str(tmp_path), "train", 0, 1, [piece for _, piece in pieces], U16)
 
     tokens = {"pubmed:1": [11, 0], "pmc:2": [12, 13, 0], "pubmed:3": [14, 0], "replay:4": [21, 22, 23, 0]}
     keys = ["pubmed:1#0", "pmc:2#0", "pmc:2#1", "pubmed:3#0", "replay:4#0"]
@@ -134,3 +137,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
         "pubmed": {"NLM-PubMed-terms": 2},
         "replay": {"ODC-By-1.0": 1},
     }
+    # Per source, (characters, tokens) of each copy, in shard order: pmc:2 twice, replay:4 alone.
+    assert sorted(map(tuple, lengths["pmc"].T.tolist())) == [(40, 3), (40, 3)]
+    assert sorted(map(tuple, lengths["pubmed"].T.tolist())) == [(20, 2), (30, 2)]
+    assert lengths["replay"].T.tolist() == [[50, 4]]

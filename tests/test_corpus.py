@@ -274,3 +274,22 @@ def test_the_corpus_card_counts_the_licences_of_what_is_in_the_shards(corpus):
             assert copies == entry["documents"], f"every {split} copy of {source} has a licence row"
     pubmed = {row[1] for row in rows if row[0] == "pubmed"}
     assert pubmed == {"NLM-PubMed-terms"}
+
+
+def test_the_manifest_and_card_give_document_lengths_per_source(corpus):
+    manifest = json.loads((corpus / "tokens" / "manifest.json").read_text())
+    for split in ("train", "valid"):
+        for source, entry in manifest["totals"][split]["sources"].items():
+            summary = manifest["lengths"][split][source]
+            assert summary["tokens"]["documents"] == summary["characters"]["documents"] == entry["documents"]
+            assert summary["tokens"]["p10"] <= summary["tokens"]["p50"] <= summary["tokens"]["p90"]
+            assert summary["tokens"]["p90"] <= summary["tokens"]["max"]
+            # The mean is tokens over copies, rounded: within half a token per copy of the total.
+            assert abs(summary["tokens"]["mean"] * entry["documents"] - entry["tokens"]) <= entry["documents"] / 2
+    # Every curated pubmed abstract is in the shards once: its longest text is the longest copy's.
+    texts = pq.read_table(corpus / "curated" / "pubmed", columns=["text"]).column("text").to_pylist()
+    longest = max(manifest["lengths"][split]["pubmed"]["characters"]["max"] for split in ("train", "valid"))
+    assert longest == max(map(len, texts))
+    card = (corpus / "cards" / "corpus.md").read_text()
+    section = card.split("## Document lengths per source\n\n")[1].split("\n\n## ")[0]
+    assert "| pubmed | train |" in section and "| guidelines | valid |" in section
