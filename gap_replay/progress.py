@@ -1,13 +1,22 @@
-"""Progress lines for work that takes a while inside a Beam worker: what this worker has done so far and its rate,
-to stderr every `every_seconds`, so a long curate or build shows it is moving, in a terminal or a log alike.
-Each worker counts its own share (Beam's metrics are only read once the pipeline ends)."""
+"""Progress for work that takes a while, in a terminal or a log alike.
+
+`Progress`: inside a Beam worker, what this worker has done so far and its rate, to stderr every `every_seconds`
+(each worker counts its own share: Beam's metrics are only read once the pipeline ends). `bar`: work with a known
+total (files to fetch, bytes to download): tqdm's bar on a terminal, and in a log, where a bar's carriage returns
+would make one endless line, a plain line every `every_seconds` with the share done, the rate and the time left.
+"""
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol, TextIO, TypeVar
+
+from tqdm import tqdm
+
+Item = TypeVar("Item")
 
 PROGRESS_SECONDS = 30.0
 
@@ -49,3 +58,113 @@ class Progress:
         elapsed = now - self._start
         rate = self.counts.get(self._rate_of, 0) / elapsed if elapsed > 0 else 0.0
         return f"{self._stage}: {amounts} so far ({rate:,.0f} {self._rate_of}/s)"
+
+
+class Counted(Protocol):
+    """What a long task reports its progress to: tqdm's bar or a LogBar."""
+
+    def update(self, amount: float = 1) -> object: ...
+
+
+class LogBar:
+    """tqdm's `update`, iteration and `close` as plain lines: `<desc>: 12 files of 40 files (30%), 1.5 files/s,
+    about 19 s left` at most every `every_seconds`, and a last line when closed after one of those. `update` may come
+    from several threads."""
+
+    def __init__(
+        self,
+        iterable: Iterable[Any] | None = None,
+        *,
+        total: float | None = None,
+        desc: str,
+        unit: str,
+        unit_scale: bool = False,
+        every_seconds: float = PROGRESS_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        stream: TextIO | None = None,
+    ) -> None:
+        self._iterable = iterable
+        if total is None and iterable is not None and hasattr(iterable, "__len__"):
+            total = len(iterable)  # type: ignore[arg-type]
+        self.total = total
+        self.n: float = 0
+        self._desc, self._unit, self._scale = desc, unit, unit_scale
+        self._every, self._clock, self._stream = every_seconds, clock, stream
+        self._start = self._last = clock()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            for item in self._iterable or ():
+                yield item
+                self.update()
+        finally:
+            self.close()
+
+    def __enter__(self) -> LogBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def update(self, amount: float = 1) -> str | None:
+        """Count `amount` more; the line written, when it was time for one."""
+        with self._lock:
+            self.n += amount
+            now = self._clock()
+            if now - self._last < self._every:
+                return None
+            self._last = now
+            return self._write(self.line(now))
+
+    def close(self) -> str | None:
+        """The last line, once, after work that printed progress: what was done and how long it took (work done
+        before its first line was due needs no progress, and says nothing)."""
+        with self._lock:
+            if self._closed or self._last == self._start:
+                self._closed = True
+                return None
+            self._closed = True
+            now = self._clock()
+            return self._write(f"{self._desc}: {self._quantity(self.n)} in {now - self._start:,.0f} s")
+
+    def line(self, now: float) -> str:
+        elapsed = now - self._start
+        rate = self.n / elapsed if elapsed > 0 else 0.0
+        done = self._quantity(self.n)
+        if self.total:
+            done = f"{done} of {self._quantity(self.total)} ({self.n / self.total:.0%})"
+        line = f"{self._desc}: {done}, {self._quantity(rate)}/s"
+        if self.total and rate > 0:
+            line += f", about {max(self.total - self.n, 0) / rate:,.0f} s left"
+        return line
+
+    def _quantity(self, value: float) -> str:
+        """An amount with its unit: `1,234 files`, or with `unit_scale` in the largest fitting step (`12.3 MB`)."""
+        if self._scale:
+            for step, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+                if abs(value) >= step:
+                    return f"{value / step:.1f} {prefix}{self._unit}"
+        number = f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+        return f"{number} {self._unit}"
+
+    def _write(self, line: str) -> str:
+        print(line, file=self._stream or sys.stderr, flush=True)
+        return line
+
+
+def bar(
+    iterable: Iterable[Item] | None = None,
+    *,
+    total: float | None = None,
+    desc: str,
+    unit: str,
+    unit_scale: bool = False,
+    stream: TextIO | None = None,
+) -> Any:
+    """tqdm's bar on a terminal; `LogBar`'s plain lines when stderr (or `stream`) is not one."""
+    out = stream or sys.stderr
+    if out.isatty():
+        return tqdm(iterable, total=total, desc=desc, unit=unit, unit_scale=unit_scale, file=out)
+    return LogBar(iterable, total=total, desc=desc, unit=unit, unit_scale=unit_scale, stream=stream)

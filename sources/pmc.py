@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.http import HttpError, PoliteClient
+from gap_replay.progress import bar
 from gap_replay.sources import jats
 from gap_replay.sources.base import FetchSummary, ParseError, fetch_log
 
@@ -96,7 +96,7 @@ def fetch(config: PmcConfig, raw_dir: Path, client: PoliteClient) -> FetchSummar
             summary.fail(folder, f"listing names no {subset} package (an error page, or not an NCBI folder)")
             continue
         planned += [(folder, subset, package) for package in packages[: config.limit]]
-    for folder, subset, package in tqdm(planned, desc="pmc", unit="package", disable=None):
+    for folder, subset, package in bar(planned, desc="pmc", unit="packages"):
         for name in (filelist_name(package), package):
             url = folder + name
             summary.download(client, url, raw_dir / subset / name, log)

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from lxml import etree
-from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.http import FetchLog, HttpError, PoliteClient
+from gap_replay.progress import bar
 from gap_replay.sources.base import Deletion, FetchSummary, ParseError, fetch_log
 from gap_replay.text.lang import iso639_1
 
@@ -100,7 +100,7 @@ def _fetch_listing(
             summary.fail(url, "listing names no pubmedYYnNNNN.xml.gz file (an error page, or not an NCBI folder)")
         return summary
     base = url if url.endswith("/") else url + "/"
-    for name in tqdm(names, desc=f"pubmed {folder.name}", unit="file", disable=None):
+    for name in bar(names, desc=f"pubmed {folder.name}", unit="files"):
         file_url = base + name
         try:
             md5 = md5_of(client.get_text(file_url + ".md5"), name)

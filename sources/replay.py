@@ -17,10 +17,9 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
-from tqdm import tqdm
-
 from gap_replay.documents import Document
 from gap_replay.http import HttpError, PoliteClient
+from gap_replay.progress import bar
 from gap_replay.sources.base import FetchSummary, fetch_log
 from gap_replay.sources.rows import parse_rows, read_rows
 
@@ -74,7 +73,7 @@ def fetch(config: ReplayConfig, raw_dir: Path, client: PoliteClient) -> FetchSum
     for subset in sorted(set(config.subsets) - {subset for subset, _, _ in files}):
         summary.fail(config.url, f"lists no file of subset {subset!r}")
     log = fetch_log(raw_dir)
-    for subset, name, url in tqdm(files, desc=NAME, unit="file", disable=None):
+    for subset, name, url in bar(files, desc=NAME, unit="files"):
         if SAFE_FILE_NAME.fullmatch(name) is None:
             summary.fail(url, f"unsafe file name {name!r}")
             continue

@@ -28,11 +28,11 @@ from typing import TypeVar
 import fsspec
 import requests
 import urllib3
-from tqdm import tqdm
 
 from gap_replay import __version__
 from gap_replay.files import atomic_path
 from gap_replay.http import PastDeadline, TooSlow, TransferGuard, arriving
+from gap_replay.progress import Counted, bar
 from gap_replay.shards.manifest import read_manifest, verify
 
 MANIFEST = "manifest.json"
@@ -183,10 +183,10 @@ def _is_http(url: str) -> bool:
 def _fetch_all(remotes: list[_Remote], workers: int) -> list[str]:
     """Fetch every file in parallel under one progress bar over bytes; the problems of those that failed."""
     with (
-        tqdm(total=sum(r.bytes for r in remotes), unit="B", unit_scale=True, desc="download", disable=None) as bar,
+        bar(total=sum(r.bytes for r in remotes), unit="B", unit_scale=True, desc="download") as progress,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
-        futures = [pool.submit(_fetch, remote, bar) for remote in remotes]
+        futures = [pool.submit(_fetch, remote, progress) for remote in remotes]
         problems = []
         for future in futures:
             try:
@@ -196,16 +196,16 @@ def _fetch_all(remotes: list[_Remote], workers: int) -> list[str]:
     return problems
 
 
-def _fetch(remote: _Remote, bar: tqdm) -> bool:
+def _fetch(remote: _Remote, progress: Counted) -> bool:
     """Bring one file into place; False when it was already there with the right size and sha256."""
     part = remote.target.with_name(remote.target.name + ".part")
     if _is_complete(remote.target, remote.bytes, remote.sha256):
         part.unlink(missing_ok=True)
-        bar.update(remote.bytes)
+        progress.update(remote.bytes)
         return False
     remote.target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        digest = _retrying(lambda: _transfer(remote, part, bar))
+        digest = _retrying(lambda: _transfer(remote, part, progress))
     except _Transient as error:
         done = part.stat().st_size if part.exists() else 0
         raise DownloadError(
@@ -242,7 +242,7 @@ def _is_complete(path: Path, size: int, sha256: str) -> bool:
     return digest.hexdigest() == sha256
 
 
-def _transfer(remote: _Remote, part: Path, bar: tqdm) -> str:
+def _transfer(remote: _Remote, part: Path, progress: Counted) -> str:
     """Append the rest of the file to `part` (or restart it when the source cannot resume); its sha256."""
     offset = part.stat().st_size if part.exists() else 0
     if offset > remote.bytes:
@@ -251,13 +251,13 @@ def _transfer(remote: _Remote, part: Path, bar: tqdm) -> str:
     digest = hashlib.sha256()
     if offset:
         _hash_into(digest, part)
-        bar.update(offset)
+        progress.update(offset)
     if part.exists() and offset == remote.bytes:
         return digest.hexdigest()
     try:
         with _chunks(remote.url, offset) as (start, chunks):
             if start != offset:
-                bar.update(start - offset)
+                progress.update(start - offset)
                 digest = hashlib.sha256()
             size = start
             with open(part, "ab" if start else "wb") as out:
@@ -271,13 +271,13 @@ def _transfer(remote: _Remote, part: Path, bar: tqdm) -> str:
                         )
                     out.write(chunk)
                     digest.update(chunk)
-                    bar.update(len(chunk))
+                    progress.update(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
     except FileNotFoundError as error:
         raise DownloadError([f"{remote.label}: {remote.url} is missing"]) from error
     except _Transient:
-        bar.update(-(part.stat().st_size if part.exists() else 0))
+        progress.update(-(part.stat().st_size if part.exists() else 0))
         raise
     return digest.hexdigest()
 

@@ -26,11 +26,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from lxml import etree
 from protego import Protego
-from tqdm import tqdm
 
 from gap_replay.documents import Document
 from gap_replay.files import write_atomic
 from gap_replay.http import FetchLog, FetchRecord, HttpError, Page, PoliteClient, RobotsDisallowed, utc_now
+from gap_replay.progress import bar
 from gap_replay.sources.base import FETCH_LOG, FetchSummary, ParseError, fetch_log
 from gap_replay.sources.guidelines.extract import error_page_reason, html_to_markdown, pdf_to_markdown
 
@@ -209,7 +209,7 @@ def download_documents(
     document is counted while the crawl goes on to the next."""
     log = fetch_log(raw_dir)
     names = names or file_names(urls)
-    with tqdm(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="doc", disable=None) as progress:
+    with bar(total=min(limit or len(urls), len(urls)), desc=f"{NAME}/{key}", unit="documents") as progress:
         for url in urls:
             if limit is not None and summary.downloaded + summary.skipped >= limit:
                 break
