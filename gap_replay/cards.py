@@ -322,7 +322,8 @@ def dataset_card(name: str, sources: Iterable[str]) -> str:
         "`license` column before redistributing. Two splits, `train` and `validation`, are build's: a document's "
         "split is fixed by a hash of its id and the recipe's seed (`split.valid_fraction` of ids go to validation), "
         "so the shards' `valid` split holds the validation documents here. The replay rows are the pool build draws "
-        "from by token share, not only the documents it drew."
+        "from by token share; the ones it drew are listed, with their split, in `../tokens/replay_drawn.tsv` "
+        "(`split<TAB>id`): filter on it to keep only them."
     )
     return "\n".join(lines) + "\n"
 

@@ -67,6 +67,8 @@ BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small wha
 ENCODE_AHEAD = 1
 WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
 LENGTHS = ".lengths.npz"  # beside each shard's entry in the staging folder: its copies' lengths per source
+DRAWN = ".replay.txt"  # and the ids of the replay documents drawn into it
+REPLAY_DRAWN = "replay_drawn.tsv"  # in the tokens folder: split and id of every replay document in the shards
 SPILL = "tokenized"  # staging folder of the spill files and shard entries, deleted once the shards are written
 COLUMNS = ["id", "source", "text"]
 UNKNOWN_LICENSE = "unknown"  # a document's licence in the shards' counts when curate recorded none
@@ -406,11 +408,12 @@ def shard_pieces(batch: TokenizedBatch, plan: MixPlan, seed: int) -> Iterator[tu
 
 
 class WrittenShard(NamedTuple):
-    """A shard's manifest entry, and the lengths of its document copies per source: a (2, copies) array of their
-    texts' characters (row 0) and tokens, EOS included (row 1)."""
+    """A shard's manifest entry, the lengths of its document copies per source (a (2, copies) array of their texts'
+    characters, row 0, and tokens with EOS, row 1), and the ids of the replay documents drawn into it."""
 
     entry: ShardEntry
     lengths: dict[str, np.ndarray]
+    replay_ids: list[str]
 
 
 def write_split_shard(
@@ -424,10 +427,11 @@ def write_split_shard(
     source_documents: dict[str, int] = {}
     license_documents: dict[str, dict[str, int]] = {}
     lengths: dict[str, list[tuple[int, int]]] = {}
+    replay_ids: set[str] = set()
     with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
         chunk: list[tuple[str, int, int]] = []
         gathered = 0
-        for *_, p, j in order:
+        for _, key, p, j in order:
             piece = pieces[p]
             size = int(piece.sizes[j])
             source = piece.sources[j]
@@ -436,6 +440,8 @@ def write_split_shard(
             licenses = license_documents.setdefault(source, {})
             licenses[piece.licenses[j]] = licenses.get(piece.licenses[j], 0) + 1
             lengths.setdefault(source, []).append((piece.characters[j], size))
+            if source == "replay":
+                replay_ids.add(key.rsplit("#", 1)[0])
             chunk.append((piece.path, int(piece.starts[j]), size))
             gathered += size
             if gathered >= WRITE_TOKENS:
@@ -450,7 +456,8 @@ def write_split_shard(
         dict(sorted(source_documents.items())),
         {source: dict(sorted(counts.items())) for source, counts in sorted(license_documents.items())},
     )
-    return WrittenShard(entry, {source: np.array(pairs, dtype=np.int64).T for source, pairs in lengths.items()})
+    arrays = {source: np.array(pairs, dtype=np.int64).T for source, pairs in lengths.items()}
+    return WrittenShard(entry, arrays, sorted(replay_ids))
 
 
 def read_spilled(documents: Sequence[tuple[str, int, int]], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -486,16 +493,34 @@ class WriteShard(beam.DoFn):
 
     def process(self, group: tuple[tuple[str, int, int], Iterable[ShardPiece]]) -> None:
         (split, index, count), pieces = group
-        entry, lengths = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
+        entry, lengths, replay_ids = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
         arrays = io.BytesIO()
         np.savez(arrays, **lengths)
         write_atomic(os.path.join(self._entries, f"{entry.path}{LENGTHS}"), arrays.getvalue())
+        drawn = "".join(f"{doc_id}\n" for doc_id in replay_ids)
+        write_atomic(os.path.join(self._entries, f"{entry.path}{DRAWN}"), drawn)
         write_atomic(os.path.join(self._entries, f"{entry.path}.json"), json.dumps(entry.__dict__))
 
 
 def read_entries(entries: Path) -> list[ShardEntry]:
     """The manifest entries WriteShard left in `entries`."""
     return [ShardEntry(**json.loads(path.read_bytes())) for path in sorted(entries.glob("*.json"))]
+
+
+def write_replay_drawn(entries: Path, shards: Iterable[ShardEntry], path: Path) -> int:
+    """`split<TAB>id` of every replay document drawn into the shards, sorted, from what WriteShard left in `entries`:
+    what tells the drawn replay from the pool in the curated Parquet. Returns how many lines it wrote."""
+    drawn = sorted(
+        {
+            (shard.split, line)
+            for shard in shards
+            if (entries / f"{shard.path}{DRAWN}").is_file()
+            for line in (entries / f"{shard.path}{DRAWN}").read_text(encoding="utf-8").splitlines()
+        },
+        key=lambda pair: (SPLITS.index(pair[0]), pair[1]),
+    )
+    write_atomic(path, "".join(f"{split}\t{doc_id}\n" for split, doc_id in drawn))
+    return len(drawn)
 
 
 def read_lengths(entries: Path, shards: Iterable[ShardEntry]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
@@ -660,6 +685,7 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
             run_to_completion(pipeline, STAGE)
             entries = read_entries(spill_dir)
             lengths = read_lengths(spill_dir, entries)
+            write_replay_drawn(spill_dir, entries, tokens_dir / REPLAY_DRAWN)
             shutil.rmtree(spill_dir)
             entries += _missing_shards(entries, tokens_dir, dtype)
             manifest = build_manifest(
@@ -688,7 +714,7 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
                 inputs={"curate": curate_sha256},
                 summary={"totals": manifest["totals"], "mix": manifest["mix"]},
                 recipe={"name": recipe.name, "sha256": recipe_sha256},
-                only=[*known, f"tokens/{TOKENIZER_FILE}", "tokens/manifest.json"],
+                only=[*known, f"tokens/{TOKENIZER_FILE}", f"tokens/{REPLAY_DRAWN}", "tokens/manifest.json"],
                 known=known,
             )
         write_stats(output)

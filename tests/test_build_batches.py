@@ -122,7 +122,7 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
     plan = MixPlan(replay_limits={"train": limit}, shard_counts={"train": 1})
 
     pieces = [piece for batch in batches for piece in shard_pieces(batch, plan, seed)]
-    entry, lengths = write_split_shard(str(tmp_path), "train", 0, 1, [piece for _, piece in pieces], U16)
+    entry, lengths, replay_ids = write_split_shard(str(tmp_path), "train", 0, 1, [piece for _, piece in pieces], U16)
 
     tokens = {"pubmed:1": [11, 0], "pmc:2": [12, 13, 0], "pubmed:3": [14, 0], "replay:4": [21, 22, 23, 0]}
     keys = ["pubmed:1#0", "pmc:2#0", "pmc:2#1", "pubmed:3#0", "replay:4#0"]
@@ -141,3 +141,4 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
     assert sorted(map(tuple, lengths["pmc"].T.tolist())) == [(40, 3), (40, 3)]
     assert sorted(map(tuple, lengths["pubmed"].T.tolist())) == [(20, 2), (30, 2)]
     assert lengths["replay"].T.tolist() == [[50, 4]]
+    assert replay_ids == ["replay:4"]

@@ -293,3 +293,19 @@ def test_the_manifest_and_card_give_document_lengths_per_source(corpus):
     card = (corpus / "cards" / "corpus.md").read_text()
     section = card.split("## Document lengths per source\n\n")[1].split("\n\n## ")[0]
     assert "| pubmed | train |" in section and "| guidelines | valid |" in section
+
+
+def test_the_replay_documents_drawn_into_the_shards_are_listed_by_split(corpus, tmp_path):
+    lines = (corpus / "tokens" / "replay_drawn.tsv").read_text().splitlines()
+    drawn = [tuple(line.split("\t")) for line in lines]
+    manifest = json.loads((corpus / "tokens" / "manifest.json").read_text())
+    for split in ("train", "valid"):
+        ids = [doc_id for drawn_split, doc_id in drawn if drawn_split == split]
+        assert len(ids) == manifest["totals"][split]["sources"].get("replay", {}).get("documents", 0)
+    pool = pq.read_table(corpus / "curated" / "replay", columns=["id"]).column("id").to_pylist()
+    assert {doc_id for _, doc_id in drawn} < set(pool), "drawn from the pool, and not all of it"
+    assert drawn == sorted(drawn, key=lambda pair: (pair[0] != "train", pair[1]))
+    datasets = pytest.importorskip("datasets")
+    curated = datasets.load_dataset(str(corpus / "curated"), "replay", cache_dir=str(tmp_path / "hf"))
+    train_ids = {doc_id for split, doc_id in drawn if split == "train"}
+    assert len(curated["train"].filter(lambda row: row["id"] in train_ids)) == len(train_ids)
