@@ -28,13 +28,13 @@ class Progress:
         self,
         stage: str,
         rate_of: str,
-        every_seconds: float = PROGRESS_SECONDS,
+        every_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         stream: TextIO | None = None,
     ) -> None:
         self._stage = stage
         self._rate_of = rate_of
-        self._every = every_seconds
+        self._every = PROGRESS_SECONDS if every_seconds is None else every_seconds
         self._clock = clock
         self._stream = stream
         self._start = self._last = clock()
@@ -79,7 +79,7 @@ class LogBar:
         desc: str,
         unit: str,
         unit_scale: bool = False,
-        every_seconds: float = PROGRESS_SECONDS,
+        every_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         stream: TextIO | None = None,
     ) -> None:
@@ -89,7 +89,8 @@ class LogBar:
         self.total = total
         self.n: float = 0
         self._desc, self._unit, self._scale = desc, unit, unit_scale
-        self._every, self._clock, self._stream = every_seconds, clock, stream
+        self._every = PROGRESS_SECONDS if every_seconds is None else every_seconds
+        self._clock, self._stream = clock, stream
         self._start = self._last = clock()
         self._lock = threading.Lock()
         self._closed = False

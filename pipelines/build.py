@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -207,7 +208,7 @@ class TokenizeSlices(beam.DoFn):
     def setup(self) -> None:
         self._tokenizer = load_tokenizer(self._path, eos_token=self._eos_token)
         self._dtype = dtype_for_vocab(self._tokenizer.vocab_size)
-        self._progress = Progress("build", "tokens")
+        self._progress = Progress("build: tokenizing", "tokens")
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
 
     def start_bundle(self) -> None:
@@ -491,6 +492,9 @@ class WriteShard(beam.DoFn):
         self._entries = entries
         self._dtype = np.dtype(dtype)
 
+    def setup(self) -> None:
+        self._progress = Progress("build: writing shards", "tokens")
+
     def process(self, group: tuple[tuple[str, int, int], Iterable[ShardPiece]]) -> None:
         (split, index, count), pieces = group
         entry, lengths, replay_ids = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
@@ -500,6 +504,7 @@ class WriteShard(beam.DoFn):
         drawn = "".join(f"{doc_id}\n" for doc_id in replay_ids)
         write_atomic(os.path.join(self._entries, f"{entry.path}{DRAWN}"), drawn)
         write_atomic(os.path.join(self._entries, f"{entry.path}.json"), json.dumps(entry.__dict__))
+        self._progress.add(shards=1, tokens=entry.tokens)
 
 
 def read_entries(entries: Path) -> list[ShardEntry]:
@@ -595,6 +600,8 @@ def prepare_tokenizer(recipe: Recipe, paths: Sequence[str], tokens_dir: Path) ->
     texts = _training_texts(paths, recipe)
     if not texts:
         raise BuildError(f"no curated training documents in {recipe.output_dir / 'curated'} to train a tokenizer on")
+    vocabulary = recipe.tokenizer.vocab_size
+    print(f"build: training the tokenizer (vocabulary {vocabulary:,}) on {len(texts):,} documents", file=sys.stderr)
     return train_bpe(
         texts, recipe.tokenizer.vocab_size, target, name=f"{recipe.name}-bpe-{recipe.tokenizer.vocab_size}"
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from stage_helpers import publish_curated
 
+from gap_replay import progress
 from gap_replay.documents import Document
 from gap_replay.pipelines.build import run_build
 from gap_replay.recipe import parse_recipe
@@ -108,3 +110,13 @@ def test_build_without_a_curated_corpus_is_a_clear_error(tmp_path):
     message = r"build needs a finished curate; .* has no curate completion record: run `gap-replay curate`"
     with pytest.raises(StageError, match=message + r" \(no curated documents of pubmed, pmc, replay\)"):
         run_build(recipe(tmp_path), "sha")
+
+
+def test_build_says_what_it_is_doing_while_it_works(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(progress, "PROGRESS_SECONDS", 0.0)  # a line at every step, not every 30 s
+    corpus(tmp_path)
+    run_build(recipe(tmp_path), "sha")
+    err = capsys.readouterr().err
+    assert "build: training the tokenizer (vocabulary 400) on " in err
+    assert re.search(r"^build: tokenizing: [\d,]+ documents, [\d,]+ tokens so far \([\d,]+ tokens/s\)$", err, re.M)
+    assert re.search(r"^build: writing shards: [\d,]+ shards, [\d,]+ tokens so far", err, re.M)
