@@ -1,28 +1,51 @@
 """Progress for work that takes a while, in a terminal or a log alike.
 
-`Progress`: inside a Beam worker, what this worker has done so far and its rate, to stderr every `every_seconds`
-(each worker counts its own share: Beam's metrics are only read once the pipeline ends). `bar`: work with a known
-total (files to fetch, bytes to download): tqdm's bar on a terminal, and in a log, where a bar's carriage returns
-would make one endless line, a plain line every `every_seconds` with the share done, the rate and the time left.
+`Progress`: inside a Beam worker, what has been done so far and its rate, to stderr every `every_seconds`. Beam's
+metrics are only read once the pipeline ends, so each worker counts its own share; given a `Whole`, workers leave
+their counts in a shared folder and each line sums them, with the share of the total and the time left.
+
+`bar`: work with a known total (files to fetch, bytes to download): tqdm's bar on a terminal, and in a log, where a
+bar's carriage returns would make one endless line, a plain line every `every_seconds` with the share done, the
+rate and the time left.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TextIO, TypeVar
 
 from tqdm import tqdm
 
+from gap_replay.files import write_atomic
+
 Item = TypeVar("Item")
 
-PROGRESS_SECONDS = 30.0
+# Seconds between progress lines; GAP_REPLAY_PROGRESS_SECONDS sets it for a run (Beam's workers inherit it).
+PROGRESS_SECONDS = float(os.environ.get("GAP_REPLAY_PROGRESS_SECONDS", "30"))
+
+
+@dataclass(frozen=True)
+class Whole:
+    """The whole job that each worker's Progress is a share of: a local folder where every worker leaves its counts,
+    the total of the amount the rate is of (None: unknown), and when the job started (seconds since the epoch)."""
+
+    folder: str
+    total: int | None
+    started: float
 
 
 class Progress:
-    """Counts of named amounts (`documents`, `files`, ...) and a line about them at most every `every_seconds`."""
+    """Counts of named amounts (`documents`, `files`, ...) and a line about them at most every `every_seconds`:
+    this worker's, or with `whole` every worker's together, with the share done and the time left."""
 
     def __init__(
         self,
@@ -31,12 +54,17 @@ class Progress:
         every_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         stream: TextIO | None = None,
+        whole: Whole | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._stage = stage
         self._rate_of = rate_of
         self._every = PROGRESS_SECONDS if every_seconds is None else every_seconds
         self._clock = clock
         self._stream = stream
+        self._whole = whole
+        self._wall = wall
+        self._name = f"{uuid.uuid4().hex}.json"
         self._start = self._last = clock()
         self.counts: dict[str, int] = {}
 
@@ -48,7 +76,7 @@ class Progress:
         if now - self._last < self._every:
             return None
         self._last = now
-        line = self.line(now)
+        line = self.line(now) if self._whole is None or not os.path.isdir(self._whole.folder) else self.whole_line()
         print(line, file=self._stream or sys.stderr, flush=True)
         return line
 
@@ -58,6 +86,25 @@ class Progress:
         elapsed = now - self._start
         rate = self.counts.get(self._rate_of, 0) / elapsed if elapsed > 0 else 0.0
         return f"{self._stage}: {amounts} so far ({rate:,.0f} {self._rate_of}/s)"
+
+    def whole_line(self) -> str:
+        """`<stage>: 12,345 of 40,000 documents (31%), 1,234 documents/s, about 22 s left`, over every worker: this
+        worker's counts are left in the shared folder and everyone's are summed."""
+        assert self._whole is not None
+        folder = Path(self._whole.folder)
+        write_atomic(folder / self._name, json.dumps(self.counts))
+        done = 0
+        for path in folder.glob("*.json"):
+            with contextlib.suppress(OSError, ValueError):  # a file another worker is replacing: counted next time
+                done += json.loads(path.read_bytes()).get(self._rate_of, 0)
+        elapsed = self._wall() - self._whole.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        total = self._whole.total
+        if not total:
+            return f"{self._stage}: {done:,} {self._rate_of} so far ({rate:,.0f} {self._rate_of}/s)"
+        unit = self._rate_of
+        left = f", about {max(total - done, 0) / rate:,.0f} s left" if rate > 0 else ""
+        return f"{self._stage}: {done:,} of {total:,} {unit} ({done / total:.0%}), {rate:,.0f} {unit}/s{left}"
 
 
 class Counted(Protocol):

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,7 +48,7 @@ from gap_replay.lengths import length_summary
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 from gap_replay.pipelines.options import pipeline_options, run_to_completion, stored_bytes
 from gap_replay.pipelines.stats import write_stats
-from gap_replay.progress import Progress
+from gap_replay.progress import Progress, Whole
 from gap_replay.recipe import Recipe
 from gap_replay.shards.indexed import IndexedDatasetWriter, dtype_for_vocab
 from gap_replay.shards.manifest import SPLITS, ShardEntry, build_manifest, shard_name, write_manifest
@@ -197,8 +198,10 @@ class TokenizeSlices(beam.DoFn):
         seed: int,
         valid_fraction: float,
         epochs: dict[str, float],
+        whole: Whole | None = None,
     ) -> None:
         self._spill_dir = spill_dir
+        self._whole = whole
         self._path = tokenizer_path
         self._eos_token = eos_token
         self._seed = seed
@@ -208,7 +211,7 @@ class TokenizeSlices(beam.DoFn):
     def setup(self) -> None:
         self._tokenizer = load_tokenizer(self._path, eos_token=self._eos_token)
         self._dtype = dtype_for_vocab(self._tokenizer.vocab_size)
-        self._progress = Progress("build: tokenizing", "tokens")
+        self._progress = Progress("build: tokenizing", "documents", whole=self._whole)
         self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
 
     def start_bundle(self) -> None:
@@ -677,6 +680,8 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
             slices = curated_slices(paths)
             spill_dir = publisher.path(SPILL)
             spill_dir.mkdir()
+            progress_dir = spill_dir / "progress"  # each worker's counts, for progress lines over all of them
+            progress_dir.mkdir()
             tokenize = TokenizeSlices(
                 str(spill_dir),
                 str(tokens_dir / TOKENIZER_FILE),
@@ -684,6 +689,7 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
                 recipe.seed,
                 recipe.split.valid_fraction,
                 dict(recipe.mix.epochs),
+                Whole(str(progress_dir), sum(piece.stop - piece.start for piece in slices), time.time()),
             )
             pipeline = beam.Pipeline(options=pipeline_options(beam_args, stored_bytes(paths)))
             batches = pipeline | "Tokenize" >> Tokenize(slices, tokenize)

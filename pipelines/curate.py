@@ -12,7 +12,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import shutil
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -30,6 +33,7 @@ from gap_replay.cards import dataset_card
 from gap_replay.documents import Document
 from gap_replay.pipelines.options import pipeline_options, run_to_completion, stored_bytes
 from gap_replay.pipelines.stats import write_stats
+from gap_replay.progress import Whole
 from gap_replay.recipe import MinHashConfig, Recipe
 from gap_replay.sources import local, parser_key, source_module
 from gap_replay.text.decontaminate import decontamination_report
@@ -37,6 +41,7 @@ from gap_replay.text.decontaminate import decontamination_report
 log = logging.getLogger(__name__)
 
 STAGE = "curate"
+PROGRESS = "progress"  # in the staging folder while curate runs: each worker's counts, for the progress lines
 # Below this much raw input, `components: auto` resolves near-dedup clusters on the driver without waiting for the
 # edge count: a gigabyte of raw files holds about a million documents at most, whose duplicate edges stay far under
 # `driver_max_edges`, and the Beam rounds that would otherwise sit in the graph cost seconds of stages run empty.
@@ -101,10 +106,24 @@ def fetched_sources(recipe: Recipe) -> list[str]:
 class Curate(beam.PTransform):
     """(parser key, raw path) pairs -> {"documents": curated Documents, "rejects": reject records}."""
 
-    def __init__(self, recipe: Recipe, raw_bytes: int | None = None) -> None:
+    def __init__(
+        self, recipe: Recipe, raw_bytes: int | None = None, progress: Path | None = None, files: int | None = None
+    ) -> None:
+        """`progress`: a local folder where the workers leave their counts, for progress lines over all of them
+        (`files`: how many raw files there are)."""
         super().__init__()
         self._recipe = recipe
         self._raw_bytes = raw_bytes
+        self._progress = progress
+        self._files = files
+        self._started = time.time()
+
+    def _whole(self, part: str, total: int | None) -> Whole | None:
+        """The shared counts of one step, when there is a folder for them."""
+        if self._progress is None:
+            return None
+        (self._progress / part).mkdir(parents=True, exist_ok=True)
+        return Whole(str(self._progress / part), total, self._started)
 
     def expand(self, files: beam.PCollection) -> dict[str, beam.PCollection]:
         recipe, sources = self._recipe, self._recipe.sources
@@ -122,16 +141,15 @@ class Curate(beam.PTransform):
                 "redistributable": sources.local.redistributable,
             },
         }
-        parsed = files | "Parse" >> beam.ParDo(ParseFiles(limits, options)).with_outputs(
-            REJECTS, DELETIONS, main="documents"
-        )
+        parsing = ParseFiles(limits, options, self._whole("parse", self._files))
+        parsed = files | "Parse" >> beam.ParDo(parsing).with_outputs(REJECTS, DELETIONS, main="documents")
         # Grouping by id is the first shuffle: it keeps one version per id, and spreads a file's documents over
         # every worker, so one large file (a local collection) is cleaned and filtered on all of them.
         latest = {"documents": parsed.documents, "deletions": parsed[DELETIONS]} | "LatestVersion" >> LatestVersion(
             priority
         )
         cleaned = latest.documents | "Clean" >> beam.ParDo(
-            CleanDocuments({name: config.clean for name, config in configs.items()})
+            CleanDocuments({name: config.clean for name, config in configs.items()}, self._whole("clean", None))
         ).with_outputs(REJECTS, main="documents")
         languages = cleaned.documents | "Language" >> beam.ParDo(DetectLanguage(recipe.language)).with_outputs(
             REJECTS, main="documents"
@@ -184,7 +202,9 @@ def run_curate(
             log.info("curating %d raw files", len(inputs))
             raw_bytes = input_bytes(inputs)
             pipeline = beam.Pipeline(options=pipeline_options(beam_args, raw_bytes))
-            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> Curate(recipe, raw_bytes)
+            progress = publisher.path(PROGRESS)
+            curate = Curate(recipe, raw_bytes, progress, len(inputs))
+            curated = pipeline | "RawFiles" >> beam.Create(inputs) | "Curate" >> curate
             curated["documents"] | "WriteCurated" >> WriteCurated(
                 staging, recipe.sources.enabled(), recipe.seed, recipe.split.valid_fraction, recipe.curated_shards
             )
@@ -196,6 +216,7 @@ def run_curate(
             if recipe.write_rejects:
                 dropped | "WriteRejects" >> WriteRejects(rejects_dir)
             result = run_to_completion(pipeline, STAGE)
+            shutil.rmtree(progress, ignore_errors=True)  # the workers' counts: not an output
             sources = counters.collect(result)
             for name in recipe.sources.enabled():
                 sources.setdefault(name, {})

@@ -334,7 +334,9 @@ def test_a_damaged_file_is_a_counted_reject_and_its_good_records_stay(tmp_path):
 def test_parse_files_caps_documents_per_file(tmp_path, limit):
     path = tmp_path / "r.jsonl"
     path.write_text("".join(f'{{"text": "record {n}", "meta": {{}}}}\n' for n in range(5)))
-    outputs = list(ParseFiles({"replay": limit}).process(("replay", str(path))))
+    parsing = ParseFiles({"replay": limit})
+    parsing.setup()
+    outputs = list(parsing.process(("replay", str(path))))
     assert len(outputs) == limit
 
 

@@ -5,7 +5,7 @@ import threading
 
 from tqdm import tqdm
 
-from gap_replay.progress import LogBar, Progress, bar
+from gap_replay.progress import LogBar, Progress, Whole, bar
 
 
 class Clock:
@@ -96,3 +96,28 @@ class Terminal(io.StringIO):
 def test_bar_is_tqdm_on_a_terminal_and_plain_lines_in_a_log():
     assert isinstance(bar(total=3, desc="fetch", unit="files", stream=Terminal()), tqdm)
     assert isinstance(bar(total=3, desc="fetch", unit="files", stream=io.StringIO()), LogBar)
+
+
+def test_workers_sharing_a_folder_report_the_whole_job_with_the_time_left(tmp_path):
+    clock, wall, out = Clock(), Clock(), io.StringIO()
+    whole = Whole(str(tmp_path), total=1000, started=wall.now)
+    first, second = (
+        Progress("build: tokenizing", "documents", every_seconds=10, clock=clock, stream=out, whole=whole, wall=wall)
+        for _ in range(2)
+    )
+    clock.now = wall.now = 110.0
+    first.add(documents=150)  # its count lands in the folder with its line
+    clock.now = wall.now = 120.0
+    # 150 + 250 of 1,000 in the 20 s since the job started: 20 documents/s, 600 left take 30 s.
+    assert second.add(documents=250) == (
+        "build: tokenizing: 400 of 1,000 documents (40%), 20 documents/s, about 30 s left"
+    )
+
+
+def test_without_a_total_the_whole_job_has_a_count_and_a_rate(tmp_path):
+    clock, wall, out = Clock(), Clock(), io.StringIO()
+    whole = Whole(str(tmp_path), total=None, started=90.0)
+    cleaning = Progress(
+        "curate: cleaning", "documents", every_seconds=0, clock=clock, stream=out, whole=whole, wall=wall
+    )
+    assert cleaning.add(documents=500) == "curate: cleaning: 500 documents so far (50 documents/s)"

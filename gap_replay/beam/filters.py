@@ -10,7 +10,7 @@ from apache_beam.pvalue import TaggedOutput
 from gap_replay.beam import counters
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.documents import Document
-from gap_replay.progress import Progress
+from gap_replay.progress import Progress, Whole
 from gap_replay.recipe import CleanConfig, FilterConfig, LanguageConfig
 from gap_replay.text.clean import clean_document
 from gap_replay.text.lang import Detector, language_verdict, load_detector
@@ -26,11 +26,12 @@ class CleanDocuments(beam.DoFn):
     """Per-source clean-up; a document left with no text is dropped as `empty`. As the first step after the shuffle
     by id, fused with the language and quality steps and MinHash, it also reports this worker's progress."""
 
-    def __init__(self, configs: dict[str, CleanConfig]) -> None:
+    def __init__(self, configs: dict[str, CleanConfig], whole: Whole | None = None) -> None:
         self._configs = configs
+        self._whole = whole
 
     def setup(self) -> None:
-        self._progress = Progress("curate", "documents")
+        self._progress = Progress("curate: cleaning", "documents", whole=self._whole)
 
     def process(self, doc: Document) -> Iterator[Document | TaggedOutput]:
         self._progress.add(documents=1)

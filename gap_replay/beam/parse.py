@@ -18,6 +18,7 @@ from apache_beam.pvalue import TaggedOutput
 from gap_replay.beam import counters
 from gap_replay.beam.rejects import REJECTS, reject_record
 from gap_replay.documents import Document
+from gap_replay.progress import Progress, Whole
 from gap_replay.sources import Parser, parser_for, source_of
 from gap_replay.sources.base import Deletion, failure_detail
 
@@ -33,11 +34,18 @@ class ParseFiles(beam.DoFn):
     """
 
     def __init__(
-        self, limits: dict[str, int | None] | None = None, options: dict[str, dict[str, Any]] | None = None
+        self,
+        limits: dict[str, int | None] | None = None,
+        options: dict[str, dict[str, Any]] | None = None,
+        whole: Whole | None = None,
     ) -> None:
         self._limits = dict(limits or {})
         self._options = dict(options or {})
+        self._whole = whole
         self._parsers: dict[str, Parser] = {}
+
+    def setup(self) -> None:
+        self._progress = Progress("curate: parsing", "files", whole=self._whole)
 
     def _parser(self, key: str) -> Parser:
         if key not in self._parsers:
@@ -69,9 +77,12 @@ class ParseFiles(beam.DoFn):
             counters.dropped(source, "parse_error")
             yield TaggedOutput(REJECTS, reject_record("parse_error", detail, source=source, file=path))
         counters.count(source, "parsed", parsed)
+        self._progress.add(files=1)
 
 
 def parse_file(key: str, path: str) -> Iterator[Document | Deletion | dict[str, Any]]:
     """Run ParseFiles outside Beam (for `gap-replay parse`): Documents, Deletions, and reject records as dicts."""
-    for output in ParseFiles().process((key, path)):
+    parsing = ParseFiles()
+    parsing.setup()
+    for output in parsing.process((key, path)):
         yield output.value if isinstance(output, TaggedOutput) else output
