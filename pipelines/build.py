@@ -460,7 +460,7 @@ def write_split_shard(
         dict(sorted(source_documents.items())),
         {source: dict(sorted(counts.items())) for source, counts in sorted(license_documents.items())},
     )
-    arrays = {source: np.array(pairs, dtype=np.int64).T for source, pairs in lengths.items()}
+    arrays = {source: np.array(pairs, dtype=np.int32).T for source, pairs in lengths.items()}
     return WrittenShard(entry, arrays, sorted(replay_ids))
 
 
