@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from gap_replay.documents import SOURCES
 from gap_replay.files import write_atomic
 from gap_replay.lengths import length_summary
-from gap_replay.parquet import PARQUET_SCHEMA
+from gap_replay.parquet import PARQUET_SCHEMA, SPLIT_FILES
 from gap_replay.plots import drop_plot, token_plot
 from gap_replay.shards.indexed import IndexedDataset
 
@@ -51,11 +51,10 @@ def curated_counts(paths: Iterable[Path]) -> dict[str, Counter]:
     }
     for path in sorted(paths):
         table = pq.read_table(path, columns=["source", "subsource", "license", "meta"]).to_pydict()
-        split = "valid" if path.name.startswith("validation-") else "train"
-        for source in table["source"]:
-            counts["split"][(source, split)] += 1
+        split = next((split for split, name in SPLIT_FILES.items() if path.name.startswith(f"{name}-")), "train")
         rows = zip(table["source"], table["subsource"], table["license"], table["meta"], strict=True)
         for source, subsource, license, meta in rows:
+            counts["split"][(source, split)] += 1
             counts["subsource"][(source, subsource)] += 1
             counts["license"][(source, license or "unknown")] += 1
             if source == "guidelines":
@@ -331,6 +330,6 @@ def dataset_card(name: str, sources: Iterable[str]) -> str:
 def _split_files(folder: str) -> list[str]:
     """The `data_files` of a config whose sources' folders match `folder`: one entry per split."""
     lines = ["  data_files:"]
-    for split in ("train", "validation"):
-        lines += [f"  - split: {split}", f'    path: "{folder}/{split}-*.parquet"']
+    for name in SPLIT_FILES.values():
+        lines += [f"  - split: {name}", f'    path: "{folder}/{name}-*.parquet"']
     return lines

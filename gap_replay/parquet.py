@@ -17,6 +17,9 @@ import pyarrow.parquet as pq
 from gap_replay.documents import Document
 from gap_replay.files import atomic_path
 
+# Curated files of each of build's splits (`train`, `valid`) start with the name Hugging Face gives that split.
+SPLIT_FILES = {"train": "train", "valid": "validation"}
+
 PARQUET_SCHEMA = pa.schema(
     [
         ("id", pa.string()),

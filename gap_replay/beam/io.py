@@ -9,7 +9,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from gap_replay.documents import SOURCES, Document
 from gap_replay.mix import split_of
-from gap_replay.parquet import PARQUET_SCHEMA, to_parquet_row
+from gap_replay.parquet import PARQUET_SCHEMA, SPLIT_FILES, to_parquet_row
 
 # Curated row groups close once they hold this many bytes of rows (Beam's default is 64 MB): build reads a slice of
 # a few thousand rows by decoding its row group from the start, so a small group bounds what a slice decodes and
@@ -21,10 +21,6 @@ RECORD_BATCH_ROWS = 256  # rows per Arrow batch, the step in which a row group g
 def match_paths(pattern: str) -> list[str]:
     """Paths matching a glob on any Beam filesystem (local, gs://, s3://), sorted."""
     return sorted(metadata.path for metadata in FileSystems.match([pattern])[0].metadata_list)
-
-
-# Curated files of each split are named as Hugging Face names its splits; build's `valid` is `validation` here.
-SPLIT_FILES = {"train": "train", "valid": "validation"}
 
 
 def curated_prefix(output: str, source: str, split: str) -> str:
