@@ -68,8 +68,10 @@ BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small wha
 # the next batch while this thread spills the last one and Beam carries it on.
 ENCODE_AHEAD = 1
 WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
-LENGTHS = ".lengths.npz"  # beside each shard's entry in the staging folder: its copies' lengths per source
-DRAWN = ".replay.txt"  # and the ids of the replay documents drawn into it
+# Beside each shard's entry in the staging folder: its copies' lengths, an array per source, and under REPLAY_IDS
+# the ids of the replay documents drawn into it.
+EXTRAS = ".extras.npz"
+REPLAY_IDS = "replay_ids"  # not a source name: sources are lower-case words
 REPLAY_DRAWN = "replay_drawn.tsv"  # in the tokens folder: split and id of every replay document in the shards
 SPILL = "tokenized"  # staging folder of the spill files and shard entries, deleted once the shards are written
 COLUMNS = ["id", "source", "text"]
@@ -501,11 +503,9 @@ class WriteShard(beam.DoFn):
     def process(self, group: tuple[tuple[str, int, int], Iterable[ShardPiece]]) -> None:
         (split, index, count), pieces = group
         entry, lengths, replay_ids = write_split_shard(self._directory, split, index, count, pieces, self._dtype)
-        arrays = io.BytesIO()
-        np.savez(arrays, **lengths)
-        write_atomic(os.path.join(self._entries, f"{entry.path}{LENGTHS}"), arrays.getvalue())
-        drawn = "".join(f"{doc_id}\n" for doc_id in replay_ids)
-        write_atomic(os.path.join(self._entries, f"{entry.path}{DRAWN}"), drawn)
+        extras = io.BytesIO()
+        np.savez(extras, **lengths, **{REPLAY_IDS: np.array(replay_ids, dtype=str)})
+        write_atomic(os.path.join(self._entries, f"{entry.path}{EXTRAS}"), extras.getvalue())
         write_atomic(os.path.join(self._entries, f"{entry.path}.json"), json.dumps(entry.__dict__))
         self._progress.add(shards=1, tokens=entry.tokens)
 
@@ -515,41 +515,31 @@ def read_entries(entries: Path) -> list[ShardEntry]:
     return [ShardEntry(**json.loads(path.read_bytes())) for path in sorted(entries.glob("*.json"))]
 
 
-def write_replay_drawn(entries: Path, shards: Iterable[ShardEntry], path: Path) -> int:
-    """`split<TAB>id` of every replay document drawn into the shards, sorted, from what WriteShard left in `entries`:
-    what tells the drawn replay from the pool in the curated Parquet. Returns how many lines it wrote."""
-    drawn = sorted(
-        {
-            (shard.split, line)
-            for shard in shards
-            if (entries / f"{shard.path}{DRAWN}").is_file()
-            for line in (entries / f"{shard.path}{DRAWN}").read_text(encoding="utf-8").splitlines()
-        },
-        key=lambda pair: (SPLITS.index(pair[0]), pair[1]),
-    )
-    write_atomic(path, "".join(f"{split}\t{doc_id}\n" for split, doc_id in drawn))
-    return len(drawn)
-
-
-def read_lengths(entries: Path, shards: Iterable[ShardEntry]) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
-    """Per split and source, the length summaries (`length_summary`) of the document copies' characters and tokens,
-    from the lengths WriteShard left beside each entry."""
+def read_extras(entries: Path, shards: Iterable[ShardEntry]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """What WriteShard left beside each entry, read once: per split and source the length summaries
+    (`length_summary`) of the document copies' characters and tokens, and (split, id) of every replay document
+    drawn into the shards, sorted."""
     gathered: dict[str, dict[str, list[np.ndarray]]] = {}
+    drawn: set[tuple[str, str]] = set()
     for shard in shards:
-        path = entries / f"{shard.path}{LENGTHS}"
-        if path.is_file():  # an empty shard written after the pipeline has none
-            with np.load(path) as arrays:
-                for source in arrays.files:
-                    gathered.setdefault(shard.split, {}).setdefault(source, []).append(arrays[source])
-    summaries: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+        path = entries / f"{shard.path}{EXTRAS}"
+        if not path.is_file():  # an empty shard written after the pipeline has none
+            continue
+        with np.load(path) as arrays:
+            for name in arrays.files:
+                if name == REPLAY_IDS:
+                    drawn.update((shard.split, doc_id) for doc_id in arrays[name].tolist())
+                else:
+                    gathered.setdefault(shard.split, {}).setdefault(name, []).append(arrays[name])
+    lengths: dict[str, Any] = {}
     for split in sorted(gathered, key=SPLITS.index):
         for source in sorted(gathered[split]):
             characters, tokens = np.concatenate(gathered[split][source], axis=1)
-            summaries.setdefault(split, {})[source] = {
+            lengths.setdefault(split, {})[source] = {
                 "characters": length_summary(characters),
                 "tokens": length_summary(tokens),
             }
-    return summaries
+    return lengths, sorted(drawn, key=lambda pair: (SPLITS.index(pair[0]), pair[1]))
 
 
 class Shard(beam.PTransform):
@@ -605,9 +595,7 @@ def prepare_tokenizer(recipe: Recipe, paths: Sequence[str], tokens_dir: Path) ->
         raise BuildError(f"no curated training documents in {recipe.output_dir / 'curated'} to train a tokenizer on")
     vocabulary = recipe.tokenizer.vocab_size
     print(f"build: training the tokenizer (vocabulary {vocabulary:,}) on {len(texts):,} documents", file=sys.stderr)
-    return train_bpe(
-        texts, recipe.tokenizer.vocab_size, target, name=f"{recipe.name}-bpe-{recipe.tokenizer.vocab_size}"
-    )
+    return train_bpe(texts, vocabulary, target, name=f"{recipe.name}-bpe-{vocabulary}")
 
 
 def _missing_shards(entries: list[ShardEntry], directory: Path, dtype: np.dtype) -> list[ShardEntry]:
@@ -697,8 +685,8 @@ def run_build(recipe: Recipe, recipe_sha256: str, beam_args: Sequence[str] = (),
             _ = batches | "Shard" >> Shard(plan, str(tokens_dir), str(spill_dir), dtype.name, recipe.seed)
             run_to_completion(pipeline, STAGE)
             entries = read_entries(spill_dir)
-            lengths = read_lengths(spill_dir, entries)
-            write_replay_drawn(spill_dir, entries, tokens_dir / REPLAY_DRAWN)
+            lengths, drawn = read_extras(spill_dir, entries)
+            write_atomic(tokens_dir / REPLAY_DRAWN, "".join(f"{split}\t{doc_id}\n" for split, doc_id in drawn))
             shutil.rmtree(spill_dir)
             entries += _missing_shards(entries, tokens_dir, dtype)
             manifest = build_manifest(
