@@ -88,8 +88,8 @@ class Progress:
         return f"{self._stage}: {amounts} so far ({rate:,.0f} {self._rate_of}/s)"
 
     def whole_line(self) -> str:
-        """`<stage>: 12,345 of 40,000 documents (31%), 1,234 documents/s, about 22 s left`, over every worker: this
-        worker's counts are left in the shared folder and everyone's are summed."""
+        """`status_line` over every worker: this worker's counts are left in the shared folder and everyone's are
+        summed."""
         assert self._whole is not None
         folder = Path(self._whole.folder)
         write_atomic(folder / self._name, json.dumps(self.counts))
@@ -98,13 +98,17 @@ class Progress:
             with contextlib.suppress(OSError, ValueError):  # a file another worker is replacing: counted next time
                 done += json.loads(path.read_bytes()).get(self._rate_of, 0)
         elapsed = self._wall() - self._whole.started
-        rate = done / elapsed if elapsed > 0 else 0.0
-        total = self._whole.total
-        if not total:
-            return f"{self._stage}: {done:,} {self._rate_of} so far ({rate:,.0f} {self._rate_of}/s)"
-        unit = self._rate_of
-        left = f", about {max(total - done, 0) / rate:,.0f} s left" if rate > 0 else ""
-        return f"{self._stage}: {done:,} of {total:,} {unit} ({done / total:.0%}), {rate:,.0f} {unit}/s{left}"
+        return status_line(self._stage, done, self._whole.total, elapsed, lambda value: f"{value:,.0f} {self._rate_of}")
+
+
+def status_line(stage: str, done: float, total: float | None, elapsed: float, quantity: Callable[[float], str]) -> str:
+    """`<stage>: 12 files of 40 files (30%), 0.4 files/s, about 70 s left`, or without a total `<stage>: 12 files so
+    far (0.4 files/s)`; `quantity` writes an amount with its unit."""
+    rate = done / elapsed if elapsed > 0 else 0.0
+    if not total:
+        return f"{stage}: {quantity(done)} so far ({quantity(rate)}/s)"
+    left = f", about {max(total - done, 0) / rate:,.0f} s left" if rate > 0 else ""
+    return f"{stage}: {quantity(done)} of {quantity(total)} ({done / total:.0%}), {quantity(rate)}/s{left}"
 
 
 class Counted(Protocol):
@@ -178,15 +182,7 @@ class LogBar:
             return self._write(f"{self._desc}: {self._quantity(self.n)} in {now - self._start:,.0f} s")
 
     def line(self, now: float) -> str:
-        elapsed = now - self._start
-        rate = self.n / elapsed if elapsed > 0 else 0.0
-        done = self._quantity(self.n)
-        if self.total:
-            done = f"{done} of {self._quantity(self.total)} ({self.n / self.total:.0%})"
-        line = f"{self._desc}: {done}, {self._quantity(rate)}/s"
-        if self.total and rate > 0:
-            line += f", about {max(self.total - self.n, 0) / rate:,.0f} s left"
-        return line
+        return status_line(self._desc, self.n, self.total, now - self._start, self._quantity)
 
     def _quantity(self, value: float) -> str:
         """An amount with its unit: `1,234 files`, or with `unit_scale` in the largest fitting step (`12.3 MB`)."""

@@ -119,6 +119,6 @@ def test_build_says_what_it_is_doing_while_it_works(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert "build: training the tokenizer (vocabulary 400) on " in err
     # Over every worker (one here), out of the 280 curated documents.
-    assert re.search(r"^build: tokenizing: [\d,]+ of 280 documents \(\d+%\), [\d,]+ documents/s", err, re.M)
-    assert "build: tokenizing: 280 of 280 documents (100%)" in err
+    assert re.search(r"^build: tokenizing: [\d,]+ documents of 280 documents \(\d+%\), [\d,]+ documents/s", err, re.M)
+    assert "build: tokenizing: 280 documents of 280 documents (100%)" in err
     assert re.search(r"^build: writing shards: [\d,]+ shards, [\d,]+ tokens so far", err, re.M)

@@ -136,14 +136,14 @@ def test_a_local_collection_curates_and_builds_with_its_own_ids_on_every_worker(
     recipe = local_recipe(tmp_path / "out", source)
     workers = ["--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     stats = run_curate(recipe, "sha", workers)  # no fetch: the collection is read where it is
-    assert "curate: parsing: 1 of 1 files (100%)" in capfd.readouterr().err, "the job's total, over the workers"
+    assert "curate: parsing: 1 files of 1 files (100%)" in capfd.readouterr().err, "the job's total, over the workers"
     assert not (tmp_path / "out" / "progress").exists(), "the workers' counts are not an output"
     assert stats["sources"]["local"]["kept"] == 120
     assert stats["local_files"] == [{"path": str(source), "bytes": source.stat().st_size}]
     curated = pq.read_table(tmp_path / "out" / "curated" / "local").column("id").to_pylist()
     assert sorted(curated) == [f"local/lab:P{number:04d}" for number in range(120)]
     manifest = run_build(recipe, "sha", workers)
-    assert " of 120 documents (" in capfd.readouterr().err, "build's progress counts every curated document"
+    assert " documents of 120 documents (" in capfd.readouterr().err, "build's progress counts every curated document"
     totals = manifest["totals"]
     assert totals["train"]["sources"]["local"]["documents"] + totals["valid"]["sources"]["local"]["documents"] == 120
     assert totals["train"]["sources"]["local"]["tokens"] > 0

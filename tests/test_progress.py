@@ -110,7 +110,7 @@ def test_workers_sharing_a_folder_report_the_whole_job_with_the_time_left(tmp_pa
     clock.now = wall.now = 120.0
     # 150 + 250 of 1,000 in the 20 s since the job started: 20 documents/s, 600 left take 30 s.
     assert second.add(documents=250) == (
-        "build: tokenizing: 400 of 1,000 documents (40%), 20 documents/s, about 30 s left"
+        "build: tokenizing: 400 documents of 1,000 documents (40%), 20 documents/s, about 30 s left"
     )
 
 
