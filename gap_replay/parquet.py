@@ -6,15 +6,15 @@ from `gap_replay.documents` so that what reads and writes JSONL only does not im
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gap_replay.documents import Document
+from gap_replay.documents import JSON_OPTIONS, Document
 from gap_replay.files import atomic_path
 
 # Curated files of each of build's splits (`train`, `valid`) start with the name Hugging Face gives that split.
@@ -39,7 +39,7 @@ PARQUET_SCHEMA = pa.schema(
 def to_parquet_row(doc: Document) -> dict[str, Any]:
     """Row for `PARQUET_SCHEMA`: `meta` as sorted-key JSON so equal records give equal bytes."""
     row = doc.to_dict()
-    row["meta"] = json.dumps(doc.meta, sort_keys=True, ensure_ascii=False)
+    row["meta"] = orjson.dumps(doc.meta, option=JSON_OPTIONS).decode()
     return row
 
 

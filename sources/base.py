@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gap_replay.http import FetchLog, HttpError, PoliteClient, RobotsDisallowed
+if TYPE_CHECKING:  # the HTTP client (requests) is imported by fetching only: parsing starts without it
+    from gap_replay.http import FetchLog, PoliteClient
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +22,8 @@ FETCH_LOG = "fetch_log.jsonl"
 
 def fetch_log(raw_dir: Path) -> FetchLog:
     """The fetch log of one source's raw folder (`raw/<source>/fetch_log.jsonl`)."""
+    from gap_replay.http import FetchLog
+
     return FetchLog(raw_dir / FETCH_LOG)
 
 
@@ -77,6 +81,8 @@ class FetchSummary:
 
         `kind` is what the file must be (`sniff`); by default what its name promises. `revalidate`: see
         `PoliteClient.download`."""
+        from gap_replay.http import HttpError, RobotsDisallowed
+
         try:
             record, downloaded_now = client.download(url, dest, log, md5=md5, kind=kind, revalidate=revalidate)
         except RobotsDisallowed as error:

@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING, BinaryIO
 from lxml import etree
 
 from gap_replay.documents import Document
-from gap_replay.http import FetchLog, HttpError, PoliteClient
-from gap_replay.progress import bar
 from gap_replay.sources.base import Deletion, FetchSummary, ParseError, fetch_log
 from gap_replay.text.lang import iso639_1
 
-if TYPE_CHECKING:  # the recipe's models are for annotations here; parsing needs none
+if TYPE_CHECKING:  # the recipe's models and the HTTP client are for fetching; `gap-replay parse` starts without them
+    from gap_replay.http import FetchLog, PoliteClient
     from gap_replay.recipe import PubMedConfig
 
 NAME = "pubmed"
@@ -87,6 +86,9 @@ def _fetch_listing(
 ) -> FetchSummary:
     """Download every file of one listing. A listing that names no file is a failure (an error page served with
     status 200 lists nothing), except, when `optional`, a missing (404) or truly empty folder."""
+    from gap_replay.http import HttpError
+    from gap_replay.progress import bar
+
     summary = FetchSummary(NAME)
     try:
         listing = client.get_text(url)

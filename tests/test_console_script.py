@@ -109,9 +109,10 @@ def test_only_beams_google_cloud_notice_is_dropped(message, kept):
     assert _without_gcp_notice(record) is kept
 
 
-def test_pubmed_parse_starts_without_beam_parquet_or_the_recipe_models():
-    # What `gap-replay parse pubmed` imports before it reads a file: the CLI and the parser, nothing heavier.
-    heavy = ("apache_beam", "pyarrow", "pydantic")
+def test_pubmed_parse_starts_without_beam_parquet_the_recipe_models_http_or_language_id():
+    # What `gap-replay parse pubmed` imports before it reads a file: the CLI and the parser, nothing heavier: the
+    # HTTP client is for fetching, the language detectors for curating, the progress bar for long fetches.
+    heavy = ("apache_beam", "pyarrow", "pydantic", "requests", "urllib3", "fasttext", "langdetect", "tqdm", "numpy")
     probe = (
         "import sys, gap_replay.cli, gap_replay.sources.pubmed; "
         f"print(','.join(name for name in {heavy!r} if name in sys.modules))"

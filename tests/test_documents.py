@@ -34,6 +34,18 @@ def test_roundtrip_keeps_every_field(tmp_path, name):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_jsonl_lines_are_compact_sorted_utf8_whatever_the_field_order(tmp_path):
+    doc = Document(
+        id="pmc:7", source="pmc", subsource="pmc", text="Ménière’s\ndisease", meta={"z": 1, "a": [None, True]}
+    )
+    write_jsonl([doc], tmp_path / "d.jsonl")
+
+    assert (tmp_path / "d.jsonl").read_bytes() == (
+        '{"date":null,"id":"pmc:7","lang":null,"license":null,"meta":{"a":[null,true],"z":1},"source":"pmc",'
+        '"subsource":"pmc","text":"Ménière’s\\ndisease","title":null,"url":null}\n'
+    ).encode()
+
+
 def test_jsonl_gz_is_really_gzip(tmp_path):
     write_jsonl(sample_docs(), tmp_path / "d.jsonl.gz")
     with gzip.open(tmp_path / "d.jsonl.gz", "rt") as lines:

@@ -20,14 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import fasttext
-from langdetect import detector_factory
-from langdetect.detector_factory import DetectorFactory
-from langdetect.lang_detect_exception import LangDetectException
-
 from gap_replay.documents import Document
 
-if TYPE_CHECKING:  # annotations only: PubMed's parser uses `iso639_1` and needs no recipe
+if TYPE_CHECKING:  # annotations only: PubMed's parser uses `iso639_1` and needs no recipe nor detector
+    from langdetect.detector_factory import DetectorFactory
+
     from gap_replay.recipe import LanguageConfig
 
 SEED = 0
@@ -156,6 +153,8 @@ class FastTextDetector:
     text in capitals (old titles, `OBJECTIVE: TO ASSESS ...`) from being taken for another language."""
 
     def __init__(self, model: Path | None = None) -> None:
+        import fasttext  # the detectors load on first use, so parsing PubMed's language codes starts without them
+
         self._model = fasttext.load_model(str(model or bundled_model()))
 
     def __call__(self, text: str) -> Detection:
@@ -171,6 +170,8 @@ class FastTextDetector:
 @functools.cache
 def _langdetect_factory() -> DetectorFactory:
     """langdetect's shared factory with its language profiles, loaded once per process (about half a second)."""
+    from langdetect import detector_factory
+
     detector_factory.init_factory()
     return detector_factory._factory
 
@@ -182,6 +183,9 @@ class LangdetectDetector:
         self._factory = _langdetect_factory()
 
     def __call__(self, text: str) -> Detection:
+        from langdetect.detector_factory import DetectorFactory
+        from langdetect.lang_detect_exception import LangDetectException
+
         DetectorFactory.seed = SEED
         detector = self._factory.create()
         try:
