@@ -7,10 +7,7 @@ The index is built once in the pipeline and reaches the workers as a side input;
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -18,9 +15,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.pvalue import TaggedOutput
 
+from gap_replay import benchmarks
 from gap_replay.beam import counters
 from gap_replay.beam.io import match_paths
 from gap_replay.beam.rejects import REJECTS, reject_record
+from gap_replay.benchmarks import Storage
 from gap_replay.documents import Document
 from gap_replay.recipe import BenchmarkConfig, DecontaminationConfig
 from gap_replay.text.decontaminate import (
@@ -35,10 +34,6 @@ from gap_replay.text.decontaminate import (
     word_count,
 )
 
-# A benchmark path with one of these endings is a JSONL file; any other path is a Hugging Face dataset folder.
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
-# A folder holding one of these was written by `save_to_disk`; another folder holds data files for `load_dataset`.
-SAVED_DATASET_FILES = ("dataset_dict.json", "state.json")
 REASON = "decontaminated"
 CUT_REASON = "decontaminated_cut"
 
@@ -49,62 +44,18 @@ def _read(path: str) -> bytes:
         return handle.read()
 
 
-def _item_id(row: Mapping[str, Any], fallback: str) -> str:
-    """The benchmark's own id of a row (`realidx`, else `id`), else where the row is."""
-    for key in ("realidx", "id"):
-        if row.get(key) is not None:
-            return str(row[key])
-    return fallback
-
-
-def _jsonl_rows(path: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
-    """(item id, row) of a JSONL file (gzipped when its name ends in .gz), ids falling back to line numbers, and
-    the file's sha256."""
-    data = _read(path)
-    lines = (gzip.decompress(data) if path.endswith(".gz") else data).decode("utf-8").split("\n")
-    rows = [(number, json.loads(line)) for number, line in enumerate(lines, start=1) if line.strip()]
-    return [(_item_id(row, f"line {number}"), row) for number, row in rows], hashlib.sha256(data).hexdigest()
-
-
-def _folder_sha256(path: str) -> str:
-    """sha256 of a folder: of each file's path (relative to the folder) and sha256, one line each, sorted."""
-    root = path.rstrip("/") + "/"
-    lines = [f"{file[len(root) :]}\t{hashlib.sha256(_read(file)).hexdigest()}\n" for file in match_paths(f"{root}**")]
-    return hashlib.sha256("".join(sorted(lines)).encode("utf-8")).hexdigest()
-
-
-def _dataset_rows(path: str) -> tuple[list[tuple[str, dict[str, Any]]], str]:
-    """(item id, row) of every split of a Hugging Face dataset folder (splits in name order, ids falling back to
-    `<split> row <n>`), and the folder's sha256."""
-    import datasets
-
-    root = path.rstrip("/")
-    saved = any(FileSystems.exists(f"{root}/{name}") for name in SAVED_DATASET_FILES)
-    loaded = datasets.load_from_disk(root) if saved else datasets.load_dataset(root)
-    splits = loaded if isinstance(loaded, datasets.DatasetDict) else {"": loaded}
-    rows = [
-        (_item_id(row, f"{split} row {number}".strip()), row)
-        for split in sorted(splits)
-        for number, row in enumerate(splits[split])
-    ]
-    return rows, _folder_sha256(root)
+# Benchmark files as the workers reach them: local, gs:// or s3://.
+BEAM_STORAGE = Storage(read=_read, files=lambda root: match_paths(f"{root}**"), exists=FileSystems.exists)
 
 
 def read_ids(path: str) -> tuple[list[str], str]:
-    """The ids of a blocklist file and its sha256: a JSON object's keys (PubMedQA's PMID -> answer), a JSON list's
-    items, or else one id a line."""
-    data = _read(path)
-    try:
-        parsed = json.loads(data)
-    except ValueError:
-        parsed = data.decode("utf-8").split()
-    ids = list(parsed) if isinstance(parsed, (dict, list)) else [parsed]
-    return [str(value).strip() for value in ids if str(value).strip()], hashlib.sha256(data).hexdigest()
+    """The ids of a blocklist file and its sha256 (see `gap_replay.benchmarks.read_ids`)."""
+    return benchmarks.read_ids(path, BEAM_STORAGE)
 
 
 def load_benchmark(config: BenchmarkConfig) -> Benchmark:
     """One benchmark's rows and ids, read from the files the recipe names (JSONL or a dataset folder)."""
-    rows, sha256 = _jsonl_rows(config.path) if config.path.endswith(JSONL_SUFFIXES) else _dataset_rows(config.path)
+    rows, sha256 = benchmarks.benchmark_rows(config.path, BEAM_STORAGE)
     ids, ids_sha256 = read_ids(config.ids) if config.ids else ([], None)
     return Benchmark(config.name, config.path, sha256, rows, ids, config.ids, ids_sha256, config.id_prefix)
 
