@@ -9,8 +9,13 @@ RECIPE        ?= pipelines/recipes/sample.yaml
 WORKERS       ?=
 BEAM_LOCAL    := $(if $(WORKERS),--runner=FnApiRunner --direct_running_mode=multi_processing --direct_num_workers=$(WORKERS))
 TRAIN_CONFIG  ?= pipelines/train/tiny.yaml
+# make eval: the model `make train` exports, scored on EVAL_SAMPLE seeded items of each local benchmark copy.
+EVAL_MODEL    ?= out/train/tiny/hf
+BENCHMARKS    ?= ../shared/benchmarks
+EVAL_SAMPLE   ?= 40
+EVAL_TASKS    := medqa=$(BENCHMARKS)/medqa_test.jsonl,medmcqa=$(BENCHMARKS)/medmcqa_dev_subset.jsonl,pubmedqa=$(BENCHMARKS)/pubmedqa_test.jsonl,mmlu_medical=$(BENCHMARKS)/mmlu_medical_test.jsonl
 
-.PHONY: install install-dev corpus test bench train cards lint clean
+.PHONY: install install-dev corpus test bench train eval cards lint clean
 
 $(PYTHON):
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -44,6 +49,13 @@ bench: install-dev
 	$(PYTHON) -m gap_replay.bench_parse
 	$(PYTHON) -m gap_replay.bench_lang
 	$(PYTHON) -m gap_replay.bench_quality
+
+# Scores the trained tiny model (trained first when it is not there) on CPU, 3-shot top-token, and prints the table.
+eval: install-dev
+	@[ -d "$(BENCHMARKS)" ] || { echo "no benchmark copies at $(BENCHMARKS): make eval BENCHMARKS=<folder>"; exit 2; }
+	@[ -f "$(EVAL_MODEL)/config.json" ] || $(MAKE) train
+	$(VENV)/bin/gap-replay eval --model $(EVAL_MODEL) --tasks $(EVAL_TASKS) --sample $(EVAL_SAMPLE) --device cpu \
+	  --corpus-manifest out/sample/tokens/manifest.json --out out/eval/tiny
 
 cards: install
 	$(VENV)/bin/gap-replay card --recipe $(RECIPE)

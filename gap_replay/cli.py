@@ -1,4 +1,4 @@
-"""`gap-replay`: fetch | curate | build | card | corpus | download | parse | inspect | megatron | train.
+"""`gap-replay`: fetch | curate | build | card | corpus | download | parse | inspect | megatron | train | eval.
 
 Arguments a command does not know are Beam pipeline options (`--runner`, `--project`, ...) and go to Beam.
 Exit codes: 0 done; 1 ran but something failed (files that could not be fetched or read, a pipeline that failed,
@@ -43,6 +43,46 @@ def _recipe_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """`gap-replay eval`'s options; each also reads from `--config`, and the command line wins."""
+    parser.add_argument("--config", help="eval config YAML (any option below, by its name with underscores)")
+    parser.add_argument("--model", help="model folder (config.json, safetensors, tokenizer) or a cached HF id")
+    parser.add_argument(
+        "--tasks", help="TASK=FILE,...: medqa, medmcqa, pubmedqa, mmlu_medical; JSONL or dataset folder"
+    )
+    parser.add_argument("--out", help="folder for results.json, predictions.jsonl and results.md")
+    parser.add_argument("--method", choices=("top_token", "loglik"), help="scoring method (default top_token)")
+    parser.add_argument("--shots", type=int, help="few-shot examples per item (default 3)")
+    parser.add_argument("--fewshot", help="TASK=FILE,...: draw the shots from these files instead of the task's own")
+    parser.add_argument("--template", help="prompt template YAML (default: the bundled multiple_choice.yaml)")
+    parser.add_argument("--seed", type=int, help="seed of the shots and the bootstrap (default 1234)")
+    parser.add_argument("--backend", choices=("auto", "gap-replay", "transformers"), help="model code (default auto)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when there is one)")
+    parser.add_argument("--batch-size", dest="batch_size", type=int, help="sequences per forward pass (default 8)")
+    parser.add_argument("--sample", type=int, help="score N items of each task, drawn by the seed (default: all)")
+    parser.add_argument("--bootstrap", type=int, help="bootstrap resamples of the 95%% interval (default 1000)")
+    parser.add_argument(
+        "--corpus-manifest", dest="corpus_manifest", help="say which tasks the corpus was decontaminated against"
+    )
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gap_replay.eval.run import load_config, markdown_table, parse_tasks, run_eval
+
+    overrides = {key: getattr(args, key) for key in (
+        "model", "out", "method", "shots", "template", "seed", "backend", "device", "batch_size", "sample",
+        "bootstrap", "corpus_manifest",
+    )}  # fmt: skip
+    for key in ("tasks", "fewshot"):
+        if getattr(args, key) is not None:
+            overrides[key] = parse_tasks(getattr(args, key))
+    config = load_config(args.config, overrides)
+    results = run_eval(config)
+    print(markdown_table(results), end="")
+    print(f"wrote results.json, predictions.jsonl and results.md to {config.out}")
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gap-replay", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"gap-replay {__version__}")
@@ -85,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     megatron.add_argument("manifest", type=Path, help="manifest.json, or the folder holding it")
     megatron.add_argument("--root", type=Path, help="where the shards are on the training machine (default: beside it)")
+    _eval_arguments(commands.add_parser("eval", help="score a model on the medical benchmarks (results.json)"))
     train = commands.add_parser("train", help="train on the shards (see pipelines/train/*.yaml)", add_help=False)
     train.add_argument("train_args", nargs=argparse.REMAINDER)
     return parser
@@ -281,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return train_main(args.train_args)
         if args.command == "parse":
             return _parse(args.source, args.files, args.out)
+        if args.command == "eval":
+            return _eval(args)
         if args.command == "megatron":
             from gap_replay.shards.megatron import megatron_arguments
 

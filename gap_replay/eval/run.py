@@ -1,0 +1,185 @@
+"""One evaluation: the config (from a YAML file and the command line), the tasks scored, and the results written.
+
+`DIR/results.json` is the summary (accuracy per task and subject with its bootstrap interval, item counts, method,
+shots, seeds, and the sha256 of the prompt template, the model and every benchmark file); `DIR/predictions.jsonl`
+holds each item's choice and scores; `DIR/results.md` is the table. Everything but the `timing` entry is a function
+of the inputs, so two runs on the same inputs write the same bytes. When the corpus manifest is given, each task
+says whether the corpus was decontaminated against that very benchmark file (same sha256).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gap_replay import __version__
+from gap_replay.eval.methods import SCORERS, Prediction, Run, requests_of
+from gap_replay.eval.metrics import RESAMPLES, summarize
+from gap_replay.eval.models import Backend, load_model
+from gap_replay.eval.prompts import load_template
+from gap_replay.eval.tasks import TASKS, TaskData, load_task, sample_items
+from gap_replay.files import atomic_path
+from gap_replay.progress import bar
+
+RESULTS = "results.json"
+PREDICTIONS = "predictions.jsonl"
+TABLE = "results.md"
+
+
+class EvalConfig(BaseModel):
+    """What to evaluate and how; an unknown key or a bad value is an error naming it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Annotated[str, Field(min_length=1)]
+    tasks: dict[str, str]
+    out: Annotated[str, Field(min_length=1)]
+    method: Literal["top_token", "loglik"] = "top_token"
+    shots: Annotated[int, Field(ge=0, le=25)] = 3
+    fewshot: dict[str, str] = {}
+    template: str | None = None
+    seed: int = 1234
+    backend: Backend = "auto"
+    device: str = "auto"
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 8
+    sample: Annotated[int, Field(ge=1)] | None = None
+    bootstrap: Annotated[int, Field(ge=1, le=100_000)] = RESAMPLES
+    corpus_manifest: str | None = None
+
+    @field_validator("tasks", "fewshot")
+    @classmethod
+    def _known_tasks(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(TASKS))
+        if unknown:
+            raise ValueError(f"unknown task(s) {unknown}: each is one of {', '.join(TASKS)}")
+        return value
+
+
+def parse_tasks(text: str) -> dict[str, str]:
+    """`medqa=FILE,pubmedqa=FILE` as a mapping; an error for a part without `=`."""
+    tasks = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, equals, path = part.partition("=")
+        if not equals or not name.strip() or not path.strip():
+            raise ValueError(f"--tasks: {part!r} is not TASK=FILE")
+        tasks[name.strip()] = path.strip()
+    return tasks
+
+
+def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
+    """The config file's values (when given) with the command line's on top; errors name the file or option."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise ValueError(f"{path}: cannot read the eval config: {error}") from error
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: an eval config is a mapping of settings")
+        values.update(loaded)
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return EvalConfig(**values)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ValueError(f"{path or 'eval options'}: {problems}") from None
+
+
+def decontamination_of(manifest_path: str, tasks: dict[str, TaskData]) -> dict[str, Any]:
+    """Per task, the corpus manifest's decontamination benchmark read from the same file (by sha256), or None."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    benchmarks = (manifest.get("decontamination") or {}).get("benchmarks", [])
+    by_sha = {benchmark["sha256"]: benchmark["name"] for benchmark in benchmarks}
+    return {
+        "manifest": manifest_path,
+        "benchmarks": sorted(by_sha.values()),
+        "tasks": {name: by_sha.get(task.sha256) for name, task in sorted(tasks.items())},
+    }
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The results as a Markdown table: one row per task, then MMLU's subjects indented."""
+    method = results["method"]
+    lines = [
+        f"Model `{results['model']['name']}` (sha256 {results['model']['sha256'][:12]}), {method}, "
+        f"{results['shots']}-shot, seed {results['seed']}, prompt sha256 {results['prompt']['sha256'][:12]}",
+        "",
+        "| task | items | accuracy | 95% CI |" + (" accuracy (norm) |" if method == "loglik" else ""),
+        "|---|---:|---:|---|" + ("---:|" if method == "loglik" else ""),
+    ]
+
+    def row(label: str, figures: dict[str, Any]) -> str:
+        low, high = figures["ci95"]
+        norm = f" {figures['norm']['accuracy'] * 100:.1f} |" if "norm" in figures else ""
+        accuracy = figures["accuracy"] * 100
+        return f"| {label} | {figures['items']} | {accuracy:.1f} | {low * 100:.1f}-{high * 100:.1f} |{norm}"
+
+    for name, figures in results["tasks"].items():
+        lines.append(row(name, figures))
+        for subject, by_subject in figures.get("subjects", {}).items():
+            lines.append(row(f"&nbsp;&nbsp;{subject}", by_subject))
+    if "corpus" in results:
+        corpus = results["corpus"]
+        against = [f"{task} (as `{name}`)" for task, name in corpus["tasks"].items() if name]
+        lines += [
+            "",
+            f"Corpus `{corpus['manifest']}` decontaminated against: {', '.join(against) or 'none of these files'}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write(data)
+
+
+def run_eval(config: EvalConfig) -> dict[str, Any]:
+    """Score every task, write the three result files under `config.out`, and return the results."""
+    started = time.perf_counter()
+    template = load_template(config.template)
+    tasks = {name: load_task(name, path) for name, path in sorted(config.tasks.items())}
+    pools = {name: load_task(name, path) for name, path in sorted(config.fewshot.items())}
+    # Shots are drawn from the whole set (or the shot file) whatever `sample` keeps, so an item's prompt is the same.
+    scored = {name: sample_items(task.items, config.sample, config.seed, name) for name, task in tasks.items()}
+    model = load_model(config.model, config.backend, config.device)
+    predictions: dict[str, list[Prediction]] = {}
+    total = sum(requests_of(config.method, items) for items in scored.values())
+    with bar(total=total, desc=f"eval {config.method}", unit="requests") as progress:
+        run = Run(model, template, config.shots, config.seed, config.batch_size, progress.update)
+        for name, task in tasks.items():
+            pool = pools[name].items if name in pools else task.items
+            predictions[name] = SCORERS[config.method](run, name, scored[name], pool)
+    results: dict[str, Any] = {
+        "gap_replay": __version__,
+        "model": model.describe(),
+        "method": config.method,
+        "shots": config.shots,
+        "seed": config.seed,
+        "sample": config.sample,
+        "prompt": {"path": template.path, "sha256": template.sha256},
+        "bootstrap": {"resamples": config.bootstrap, "seed": config.seed, "interval": "percentile 95%"},
+        "tasks": {},
+    }
+    for name, task in tasks.items():
+        figures = summarize(predictions[name], config.bootstrap, config.seed)
+        fewshot = {"path": pools[name].path, "sha256": pools[name].sha256} if name in pools else None
+        results["tasks"][name] = {"file": {"path": task.path, "sha256": task.sha256}, "fewshot": fewshot, **figures}
+    if config.corpus_manifest:
+        results["corpus"] = decontamination_of(config.corpus_manifest, tasks)
+    items = sum(map(len, scored.values()))
+    seconds = time.perf_counter() - started
+    results["timing"] = {"seconds": round(seconds, 3), "items_per_second": round(items / seconds, 3)}
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False) + "\n" for name in tasks for p in predictions[name]
+    ]
+    _write(out / PREDICTIONS, "".join(lines).encode("utf-8"))
+    _write(out / TABLE, markdown_table(results).encode("utf-8"))
+    _write(out / RESULTS, (json.dumps(results, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    return results
