@@ -49,13 +49,15 @@ bench: install-dev
 	$(PYTHON) -m gap_replay.bench_parse
 	$(PYTHON) -m gap_replay.bench_lang
 	$(PYTHON) -m gap_replay.bench_quality
+	$(PYTHON) -m gap_replay.bench_eval
 
-# Scores the trained tiny model (trained first when it is not there) on CPU, 3-shot top-token, and prints the table.
+# Scores the trained tiny model (trained first when it is not there) on CPU, 3-shot top-token, and prints the table;
+# kept under the sample corpus's output, so `make cards` puts it in the corpus card.
 eval: install-dev
 	@[ -d "$(BENCHMARKS)" ] || { echo "no benchmark copies at $(BENCHMARKS): make eval BENCHMARKS=<folder>"; exit 2; }
 	@[ -f "$(EVAL_MODEL)/config.json" ] || $(MAKE) train
 	$(VENV)/bin/gap-replay eval --model $(EVAL_MODEL) --tasks $(EVAL_TASKS) --sample $(EVAL_SAMPLE) --device cpu \
-	  --corpus-manifest out/sample/tokens/manifest.json --out out/eval/tiny
+	  --corpus-manifest out/sample/tokens/manifest.json --out out/sample/eval/tiny
 
 cards: install
 	$(VENV)/bin/gap-replay card --recipe $(RECIPE)

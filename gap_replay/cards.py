@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from gap_replay.documents import SOURCES
+from gap_replay.eval.report import markdown_table
 from gap_replay.files import write_atomic
 from gap_replay.lengths import length_summary
 from gap_replay.parquet import PARQUET_SCHEMA, SPLIT_FILES
@@ -258,8 +259,10 @@ def render_card(
     counts: dict[str, Counter],
     source: str | None,
     lengths: dict[str, list[int]] | None = None,
+    evaluations: Sequence[dict[str, Any]] = (),
 ) -> str:
-    """Markdown of the corpus card (source None, with the shards' document lengths) or of one source's card."""
+    """Markdown of the corpus card (source None, with the shards' document lengths and the evaluations of models
+    trained on the corpus) or of one source's card."""
     sources = [source] if source else [s for s in SOURCES if s in stats["curate"]["sources"]]
     title = f"# {manifest['name']}: {source}" if source else f"# {manifest['name']}: corpus"
     tokenizer = manifest["tokenizer"]
@@ -282,11 +285,19 @@ def render_card(
     if source is None and lengths:
         header = ["split", "documents", "10th percentile", "median", "90th percentile", "longest", "mean"]
         sections.insert(1, "## Document lengths in tokens\n\n" + _table(header, length_rows(lengths)))
+    if source is None and evaluations:
+        tables = "\n".join(markdown_table(results) for results in evaluations)
+        sections.append(f"## Models trained on this corpus, evaluated (`gap-replay eval`)\n\n{tables}".rstrip())
     return "\n\n".join([*head, *sections]) + "\n"
 
 
 def write_cards(
-    stats: dict[str, Any], manifest: dict[str, Any], curated: Iterable[Path], cards_dir: Path, tokens_dir: Path
+    stats: dict[str, Any],
+    manifest: dict[str, Any],
+    curated: Iterable[Path],
+    cards_dir: Path,
+    tokens_dir: Path,
+    evaluations: Sequence[dict[str, Any]] = (),
 ) -> list[Path]:
     """Write `corpus.md` with its plots and one `<source>.md` per curated source; returns the paths."""
     counts = curated_counts(curated)
@@ -299,7 +310,7 @@ def write_cards(
     ]
     for source in [None, *(s for s in SOURCES if s in stats["curate"]["sources"])]:
         path = cards_dir / f"{source or 'corpus'}.md"
-        write_atomic(path, render_card(stats, manifest, counts, source, lengths))
+        write_atomic(path, render_card(stats, manifest, counts, source, lengths, evaluations))
         written.append(path)
     return written
 

@@ -51,7 +51,9 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
         "--tasks", help="TASK=FILE,...: medqa, medmcqa, pubmedqa, mmlu_medical; JSONL or dataset folder"
     )
     parser.add_argument("--out", help="folder for results.json, predictions.jsonl and results.md")
-    parser.add_argument("--method", choices=("top_token", "loglik"), help="scoring method (default top_token)")
+    parser.add_argument(
+        "--method", choices=("top_token", "loglik", "cot", "sc_cot"), help="scoring method (default top_token)"
+    )
     parser.add_argument("--shots", type=int, help="few-shot examples per item (default 3)")
     parser.add_argument("--fewshot", help="TASK=FILE,...: draw the shots from these files instead of the task's own")
     parser.add_argument("--template", help="prompt template YAML (default: the bundled multiple_choice.yaml)")
@@ -59,6 +61,9 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("auto", "gap-replay", "transformers"), help="model code (default auto)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when there is one)")
     parser.add_argument("--batch-size", dest="batch_size", type=int, help="sequences per forward pass (default 8)")
+    parser.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, help="cot, sc_cot: longest chain (256)")
+    parser.add_argument("--samples", type=int, help="sc_cot: chains per item (default 5)")
+    parser.add_argument("--temperature", type=float, help="sc_cot: sampling temperature (default 0.7)")
     parser.add_argument("--sample", type=int, help="score N items of each task, drawn by the seed (default: all)")
     parser.add_argument("--bootstrap", type=int, help="bootstrap resamples of the 95%% interval (default 1000)")
     parser.add_argument(
@@ -67,12 +72,12 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from gap_replay.eval.run import load_config, markdown_table, parse_tasks, run_eval
+    from gap_replay.eval.report import markdown_table
+    from gap_replay.eval.run import load_config, parse_tasks, run_eval
 
-    overrides = {key: getattr(args, key) for key in (
-        "model", "out", "method", "shots", "template", "seed", "backend", "device", "batch_size", "sample",
-        "bootstrap", "corpus_manifest",
-    )}  # fmt: skip
+    what = ("model", "out", "method", "shots", "template", "seed", "backend", "device", "corpus_manifest")
+    how = ("batch_size", "sample", "max_new_tokens", "samples", "temperature", "bootstrap")
+    overrides = {key: getattr(args, key) for key in (*what, *how)}
     for key in ("tasks", "fewshot"):
         if getattr(args, key) is not None:
             overrides[key] = parse_tasks(getattr(args, key))

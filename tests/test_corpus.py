@@ -309,3 +309,25 @@ def test_the_replay_documents_drawn_into_the_shards_are_listed_by_split(corpus, 
     curated = datasets.load_dataset(str(corpus / "curated"), "replay", cache_dir=str(tmp_path / "hf"))
     train_ids = {doc_id for split, doc_id in drawn if split == "train"}
     assert len(curated["train"].filter(lambda row: row["id"] in train_ids)) == len(train_ids)
+
+
+def test_the_corpus_card_shows_the_evaluations_kept_under_the_output(corpus, tmp_path):
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus, copy)
+    run = copy / "eval" / "tiny"
+    run.mkdir(parents=True)
+    figures = {"items": 40, "correct": 11, "accuracy": 0.275, "ci95": [0.15, 0.425]}
+    results = {
+        "model": {"name": "out/train/tiny/hf", "sha256": "a" * 64},
+        "method": "top_token",
+        "shots": 3,
+        "seed": 1234,
+        "prompt": {"sha256": "b" * 64},
+        "tasks": {"medqa": figures},
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    assert main(["card", "--output", str(copy), "--cards", str(copy / "cards")]) == 0
+    card = (copy / "cards" / "corpus.md").read_text()
+    assert "## Models trained on this corpus, evaluated (`gap-replay eval`)" in card
+    assert card.endswith("| medqa | 40 | 27.5 | 15.0-42.5 |\n")
+    assert "gap-replay eval" not in (corpus / "cards" / "corpus.md").read_text()

@@ -62,9 +62,8 @@ def test_two_runs_write_the_same_bytes_apart_from_timing(model, tasks, tmp_path,
     evaluate(model, tasks, tmp_path / "one", method=method, shots=2)
     evaluate(model, tasks, tmp_path / "two", method=method, shots=2)
     one, two = ((tmp_path / run / RESULTS).read_bytes() for run in ("one", "two"))
-    assert one != two  # the timing differs ...
-    assert one[: one.index(b'"timing"')] == two[: two.index(b'"timing"')]  # ... and is the last entry
-    assert json.loads(one)["timing"].keys() == {"seconds", "items_per_second"}
+    assert one[: one.index(b'"timing"')] == two[: two.index(b'"timing"')]  # the timing is the last entry
+    assert json.loads(one)["timing"].keys() == {"seconds", "load_seconds", "score_seconds", "items_per_second"}
     for name in (PREDICTIONS, TABLE):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
@@ -202,3 +201,30 @@ def test_all_four_local_benchmarks_evaluate(model, tmp_path):
     assert {name: entry["items"] for name, entry in results["tasks"].items()} == dict.fromkeys(files, 3)
     pubmedqa = [json.loads(line) for line in (tmp_path / PREDICTIONS).read_text().splitlines() if "pubmedqa" in line]
     assert all(sorted(row["scores"]) == ["A", "B", "C"] for row in pubmedqa)
+
+
+def test_self_consistency_is_reproducible_by_seed(model, tasks, tmp_path):
+    settings = dict(method="sc_cot", shots=0, samples=3, max_new_tokens=12, sample=2)
+    evaluate(model, tasks, tmp_path / "one", **settings)
+    evaluate(model, tasks, tmp_path / "two", **settings)
+    evaluate(model, tasks, tmp_path / "three", **settings, seed=99)
+    one, two, three = ((tmp_path / run / PREDICTIONS).read_text() for run in ("one", "two", "three"))
+    assert one == two
+    rows = [json.loads(line) for line in one.splitlines()]
+    assert all(len(row["generated"]) == 3 and len(row["answers"]) == 3 for row in rows)
+    assert [row["generated"] for row in rows] != [json.loads(line)["generated"] for line in three.splitlines()]
+    results = json.loads((tmp_path / "one" / RESULTS).read_text())
+    assert results["generation"] == {"max_new_tokens": 12, "samples": 3, "temperature": 0.7}
+
+
+def test_a_chain_of_thought_keeps_its_text_and_says_how_its_answer_was_read(model, tasks, tmp_path):
+    results = evaluate(model, {"medqa": tasks["medqa"]}, tmp_path, method="cot", shots=1, max_new_tokens=10)
+    rows = [json.loads(line) for line in (tmp_path / PREDICTIONS).read_text().splitlines()]
+    assert all(
+        isinstance(row["generated"], str) and row["rule"] in ("answer is", "leading letter", "none") for row in rows
+    )
+    assert all((row["chosen"] is None) == (row["rule"] == "none") for row in rows)
+    unanswered = sum(row["chosen"] is None for row in rows)
+    assert results["tasks"]["medqa"].get("unanswered", 0) == unanswered
+    assert results["generation"] == {"max_new_tokens": 10}
+    assert f"| medqa | {len(QUESTIONS)} |" in (tmp_path / TABLE).read_text()

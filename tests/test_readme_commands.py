@@ -70,8 +70,8 @@ def test_download_then_inspect_and_megatron_on_the_copy(sample, tmp_path):
     assert megatron.stdout.startswith(f"--train-data-path {first['tokens']} {tmp_path / 'copy' / first['path']} ")
 
 
-def test_train_with_the_readme_config_form(sample, tmp_path):
-    _, out = sample
+def test_train_then_eval_and_card_with_the_readme_forms(sample, tmp_path):
+    options, out = sample
     overrides = {
         "data.manifests": f"[{out / 'tokens' / 'manifest.json'}]",
         "output": str(tmp_path / "run"),
@@ -87,3 +87,18 @@ def test_train_with_the_readme_config_form(sample, tmp_path):
 
     assert "best validation perplexity" in result.stdout
     assert (tmp_path / "run" / "hf" / "tokenizer.json").is_file()
+
+    task = tmp_path / "medqa.jsonl"
+    rows = [
+        {"question": f"Which drug {n}?", "options": {"A": "x", "B": "y"}, "answer_idx": "AB"[n % 2]} for n in range(6)
+    ]
+    task.write_text("".join(json.dumps({**row, "realidx": n}) + "\n" for n, row in enumerate(rows)), encoding="utf-8")
+    manifest = out / "tokens" / "manifest.json"
+    evaluation = out / "eval" / "tiny"
+    table = gap_replay(
+        "eval", "--model", str(tmp_path / "run" / "hf"), "--out", str(evaluation), "--tasks", f"medqa={task}",
+        "--method", "top_token", "--shots", "3", "--corpus-manifest", str(manifest),
+    )  # fmt: skip
+    assert "| medqa | 6 |" in table.stdout and (evaluation / "results.json").is_file()
+    gap_replay("card", *options)
+    assert "| medqa | 6 |" in (Path(options[options.index("--cards") + 1]) / "corpus.md").read_text()

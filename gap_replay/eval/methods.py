@@ -4,20 +4,29 @@
   (the Meditron evaluation's "top token selection"); every letter must be one token of the model's tokenizer.
 - `loglik`: the log-likelihood of each option's text after the question, raw and divided by the text's length in
   characters (lm-evaluation-harness's `acc` and `acc_norm`).
+- `cot`: a greedy chain of thought after the question and the template's `reasoning` cue, its answer read by the
+  rule of `answers.extract_answer`;
+- `sc_cot`: self-consistency, `samples` chains drawn at `temperature`, each from a generator seeded by the run's
+  seed, the task, the item and the chain's number; the majority answer wins.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
+from gap_replay.eval.answers import extract_answer, majority
+from gap_replay.eval.generate import generate
 from gap_replay.eval.models import EvalModel
 from gap_replay.eval.prompts import Template, draw_shots
 from gap_replay.eval.scoring import continuation_logprobs, next_token_logprobs
 from gap_replay.eval.tasks import Item
 
-METHODS = ("top_token", "loglik")
+METHODS = ("top_token", "loglik", "cot", "sc_cot")
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,9 @@ class Run:
     seed: int
     batch_size: int
     progress: Callable[[int], None] | None = None
+    max_new_tokens: int = 256
+    samples: int = 5
+    temperature: float = 0.7
 
 
 def top_token(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item]) -> list[Prediction]:
@@ -140,12 +152,59 @@ def loglik(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item]) -> 
     return predictions
 
 
-def requests_of(method: str, items: Sequence[Item]) -> int:
-    """How many model requests a method makes for `items` (for the progress total)."""
-    return sum(len(item.options) for item in items) if method == "loglik" else len(items)
+def _chains(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item], copies: int) -> list[list[str]]:
+    """`copies` generated chains per item (greedy when one, else sampled), in batches of `run.batch_size` rows."""
+    template = run.template
+    stops = [template.separator + template.question.split("{", 1)[0]] if template.separator else []
+    rows = []
+    for item in items:
+        prompt = template.multiple_choice(item, draw_shots(item, pool, run.shots, run.seed, task)) + template.reasoning
+        ids = run.model.tokenizer.encode(prompt)
+        for copy in range(copies):
+            digest = hashlib.sha256(f"{run.seed}:{task}:{item.id}:{copy}".encode()).digest()
+            rows.append((ids, int.from_bytes(digest[:8], "little")))
+    temperature = run.temperature if copies > 1 else 0.0
+    texts: list[str] = []
+    for start in range(0, len(rows), run.batch_size):
+        batch = rows[start : start + run.batch_size]
+        generators = [torch.Generator().manual_seed(seed) for _, seed in batch] if temperature > 0 else None
+        prompts = [ids for ids, _ in batch]
+        texts += generate(run.model, prompts, run.max_new_tokens, stops, temperature, generators)
+        if run.progress is not None:
+            run.progress(len(batch))
+    return [texts[index * copies : (index + 1) * copies] for index in range(len(items))]
+
+
+def cot(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item]) -> list[Prediction]:
+    predictions = []
+    for item, [text] in zip(items, _chains(run, task, items, pool, 1), strict=True):
+        chosen, rule = extract_answer(text, item.letters)
+        extra = {"generated": text, "rule": rule}
+        predictions.append(Prediction(task, item.id, item.subject, item.answer, chosen, {}, extra=extra))
+    return predictions
+
+
+def sc_cot(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item]) -> list[Prediction]:
+    predictions = []
+    for item, texts in zip(items, _chains(run, task, items, pool, run.samples), strict=True):
+        answers = [extract_answer(text, item.letters)[0] for text in texts]
+        chosen, votes = majority(answers)
+        extra = {"generated": texts, "answers": answers}
+        scores = {letter: float(count) for letter, count in votes.items()}
+        predictions.append(Prediction(task, item.id, item.subject, item.answer, chosen, scores, extra=extra))
+    return predictions
+
+
+def requests_of(method: str, items: Sequence[Item], samples: int = 1) -> int:
+    """How many model requests (sequences) a method makes for `items`, for the progress total."""
+    if method == "loglik":
+        return sum(len(item.options) for item in items)
+    return len(items) * (samples if method == "sc_cot" else 1)
 
 
 SCORERS: dict[str, Callable[[Run, str, Sequence[Item], Sequence[Item]], list[Prediction]]] = {
     "top_token": top_token,
     "loglik": loglik,
+    "cot": cot,
+    "sc_cot": sc_cot,
 }

@@ -44,19 +44,23 @@ def _figures(correct: Sequence[bool], resamples: int, seed: int) -> dict[str, An
     }
 
 
+def _group(predictions: Sequence[Prediction], resamples: int, seed: int) -> dict[str, Any]:
+    """Accuracy and its interval, and the length-normalised ones when the method has them."""
+    figures = _figures([p.correct for p in predictions], resamples, seed)
+    if all(p.scores_norm is not None for p in predictions):
+        figures["norm"] = _figures([p.correct_norm for p in predictions], resamples, seed)
+    unanswered = sum(p.chosen is None for p in predictions)
+    if unanswered:
+        figures["unanswered"] = unanswered
+    return figures
+
+
 def summarize(predictions: Sequence[Prediction], resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
-    """One task's figures: accuracy and its interval over all items, the same by subject when items have one, and
-    the length-normalised figures when the method has them."""
-    summary = _figures([p.correct for p in predictions], resamples, seed)
-    if predictions and all(p.scores_norm is not None for p in predictions):
-        summary["norm"] = _figures([p.correct_norm for p in predictions], resamples, seed)
+    """One task's figures over all its items, and the same by subject when items have one."""
+    summary = _group(predictions, resamples, seed)
     subjects = sorted({p.subject for p in predictions if p.subject is not None})
     if subjects:
         summary["subjects"] = {
-            subject: _figures([p.correct for p in predictions if p.subject == subject], resamples, seed)
-            for subject in subjects
+            subject: _group([p for p in predictions if p.subject == subject], resamples, seed) for subject in subjects
         }
-    unanswered = sum(p.chosen is None for p in predictions)
-    if unanswered:
-        summary["unanswered"] = unanswered
     return summary

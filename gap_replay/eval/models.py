@@ -9,6 +9,7 @@ fp32 on the CPU. Nothing is downloaded: a Hugging Face id must already be in the
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,14 @@ class _Transformers:
 
 
 @dataclass
+class DecodeState:
+    """What generation carries between steps: the key-value cache, and (transformers) the mask of every position."""
+
+    cache: Any
+    seen: torch.Tensor | None
+
+
+@dataclass
 class EvalModel:
     """A loaded model: what it is (name, backend, sha256), how to tokenize for it, and its forward pass."""
 
@@ -79,6 +88,38 @@ class EvalModel:
         else:
             out = self.module(ids)
         return out.float()
+
+    def start(self, batch: int, capacity: int) -> DecodeState:
+        """An empty key-value cache for `batch` sequences of up to `capacity` tokens."""
+        if self.backend == "transformers":
+            from transformers import DynamicCache
+
+            return DecodeState(DynamicCache(), torch.zeros(batch, 0, dtype=torch.bool, device=self.device))
+        from gap_replay.train.model import KVCache
+
+        return DecodeState(KVCache.empty(self.module.args, batch, capacity, self.device, self.dtype), None)
+
+    @torch.inference_mode()
+    def extend(
+        self, state: DecodeState, ids: torch.Tensor, positions: torch.Tensor, real: torch.Tensor
+    ) -> torch.Tensor:
+        """fp32 logits of new tokens (batch, seq) at `positions` after what `state` holds, which takes them in;
+        `real` is False at left padding."""
+        ids, positions, real = ids.to(self.device), positions.to(self.device), real.to(self.device)
+        if self.backend == "transformers":
+            state.seen = torch.cat([state.seen, real], dim=1)
+            # transformers 5 renamed `past_key_values` to `cache`, in the arguments and in the output
+            keyword = "cache" if "cache" in inspect.signature(self.module.forward).parameters else "past_key_values"
+            out = self.module(
+                input_ids=ids,
+                attention_mask=state.seen.long(),
+                position_ids=positions,
+                use_cache=True,
+                **{keyword: state.cache},
+            )
+            state.cache = getattr(out, keyword)
+            return out.logits.float()
+        return self.module.decode(ids, positions, real, state.cache).float()
 
     def describe(self) -> dict[str, Any]:
         return {

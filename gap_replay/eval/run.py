@@ -22,11 +22,11 @@ from gap_replay.eval.methods import SCORERS, Prediction, Run, requests_of
 from gap_replay.eval.metrics import RESAMPLES, summarize
 from gap_replay.eval.models import Backend, load_model
 from gap_replay.eval.prompts import load_template
+from gap_replay.eval.report import RESULTS, markdown_table
 from gap_replay.eval.tasks import TASKS, TaskData, load_task, sample_items
 from gap_replay.files import atomic_path
 from gap_replay.progress import bar
 
-RESULTS = "results.json"
 PREDICTIONS = "predictions.jsonl"
 TABLE = "results.md"
 
@@ -39,7 +39,7 @@ class EvalConfig(BaseModel):
     model: Annotated[str, Field(min_length=1)]
     tasks: dict[str, str]
     out: Annotated[str, Field(min_length=1)]
-    method: Literal["top_token", "loglik"] = "top_token"
+    method: Literal["top_token", "loglik", "cot", "sc_cot"] = "top_token"
     shots: Annotated[int, Field(ge=0, le=25)] = 3
     fewshot: dict[str, str] = {}
     template: str | None = None
@@ -50,6 +50,10 @@ class EvalConfig(BaseModel):
     sample: Annotated[int, Field(ge=1)] | None = None
     bootstrap: Annotated[int, Field(ge=1, le=100_000)] = RESAMPLES
     corpus_manifest: str | None = None
+    # cot and sc_cot: the longest chain, and sc_cot's chains per item and their sampling temperature
+    max_new_tokens: Annotated[int, Field(ge=1, le=8192)] = 256
+    samples: Annotated[int, Field(ge=1, le=100)] = 5
+    temperature: Annotated[float, Field(gt=0.0, le=5.0)] = 0.7
 
     @field_validator("tasks", "fewshot")
     @classmethod
@@ -90,6 +94,14 @@ def load_config(path: str | None, overrides: dict[str, Any]) -> EvalConfig:
         raise ValueError(f"{path or 'eval options'}: {problems}") from None
 
 
+def _generation(config: EvalConfig) -> dict[str, Any]:
+    """The generation settings a chain-of-thought method's results depend on."""
+    settings: dict[str, Any] = {"max_new_tokens": config.max_new_tokens}
+    if config.method == "sc_cot":
+        settings.update(samples=config.samples, temperature=config.temperature)
+    return {"generation": settings}
+
+
 def decontamination_of(manifest_path: str, tasks: dict[str, TaskData]) -> dict[str, Any]:
     """Per task, the corpus manifest's decontamination benchmark read from the same file (by sha256), or None."""
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
@@ -100,37 +112,6 @@ def decontamination_of(manifest_path: str, tasks: dict[str, TaskData]) -> dict[s
         "benchmarks": sorted(by_sha.values()),
         "tasks": {name: by_sha.get(task.sha256) for name, task in sorted(tasks.items())},
     }
-
-
-def markdown_table(results: dict[str, Any]) -> str:
-    """The results as a Markdown table: one row per task, then MMLU's subjects indented."""
-    method = results["method"]
-    lines = [
-        f"Model `{results['model']['name']}` (sha256 {results['model']['sha256'][:12]}), {method}, "
-        f"{results['shots']}-shot, seed {results['seed']}, prompt sha256 {results['prompt']['sha256'][:12]}",
-        "",
-        "| task | items | accuracy | 95% CI |" + (" accuracy (norm) |" if method == "loglik" else ""),
-        "|---|---:|---:|---|" + ("---:|" if method == "loglik" else ""),
-    ]
-
-    def row(label: str, figures: dict[str, Any]) -> str:
-        low, high = figures["ci95"]
-        norm = f" {figures['norm']['accuracy'] * 100:.1f} |" if "norm" in figures else ""
-        accuracy = figures["accuracy"] * 100
-        return f"| {label} | {figures['items']} | {accuracy:.1f} | {low * 100:.1f}-{high * 100:.1f} |{norm}"
-
-    for name, figures in results["tasks"].items():
-        lines.append(row(name, figures))
-        for subject, by_subject in figures.get("subjects", {}).items():
-            lines.append(row(f"&nbsp;&nbsp;{subject}", by_subject))
-    if "corpus" in results:
-        corpus = results["corpus"]
-        against = [f"{task} (as `{name}`)" for task, name in corpus["tasks"].items() if name]
-        lines += [
-            "",
-            f"Corpus `{corpus['manifest']}` decontaminated against: {', '.join(against) or 'none of these files'}.",
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -147,10 +128,21 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
     # Shots are drawn from the whole set (or the shot file) whatever `sample` keeps, so an item's prompt is the same.
     scored = {name: sample_items(task.items, config.sample, config.seed, name) for name, task in tasks.items()}
     model = load_model(config.model, config.backend, config.device)
+    loaded = time.perf_counter()
     predictions: dict[str, list[Prediction]] = {}
-    total = sum(requests_of(config.method, items) for items in scored.values())
+    total = sum(requests_of(config.method, items, config.samples) for items in scored.values())
     with bar(total=total, desc=f"eval {config.method}", unit="requests") as progress:
-        run = Run(model, template, config.shots, config.seed, config.batch_size, progress.update)
+        run = Run(
+            model,
+            template,
+            config.shots,
+            config.seed,
+            config.batch_size,
+            progress.update,
+            config.max_new_tokens,
+            config.samples,
+            config.temperature,
+        )
         for name, task in tasks.items():
             pool = pools[name].items if name in pools else task.items
             predictions[name] = SCORERS[config.method](run, name, scored[name], pool)
@@ -161,6 +153,7 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
         "shots": config.shots,
         "seed": config.seed,
         "sample": config.sample,
+        **(_generation(config) if config.method in ("cot", "sc_cot") else {}),
         "prompt": {"path": template.path, "sha256": template.sha256},
         "bootstrap": {"resamples": config.bootstrap, "seed": config.seed, "interval": "percentile 95%"},
         "tasks": {},
@@ -172,8 +165,13 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
     if config.corpus_manifest:
         results["corpus"] = decontamination_of(config.corpus_manifest, tasks)
     items = sum(map(len, scored.values()))
-    seconds = time.perf_counter() - started
-    results["timing"] = {"seconds": round(seconds, 3), "items_per_second": round(items / seconds, 3)}
+    now = time.perf_counter()
+    results["timing"] = {  # loading (files, model, weights hashed) apart from scoring, whose rate is the model's
+        "seconds": round(now - started, 3),
+        "load_seconds": round(loaded - started, 3),
+        "score_seconds": round(now - loaded, 3),
+        "items_per_second": round(items / (now - loaded), 3),
+    }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = [

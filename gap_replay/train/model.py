@@ -2,7 +2,8 @@
 
 Parameter names and the RoPE layout (rotate-half over the two halves of each head) are those of transformers'
 `LlamaForCausalLM`, so Hugging Face checkpoints load without renaming or permuting q/k. parallel.py wraps this
-module for activation checkpointing, compilation and FSDP; hf.py reads and writes its weights.
+module for activation checkpointing, compilation and FSDP; hf.py reads and writes its weights. For generation a
+`KVCache` keeps each layer's keys and values, so each new token costs one position's work.
 """
 
 from __future__ import annotations
@@ -133,6 +134,43 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, documents: torc
     return out.transpose(1, 2)
 
 
+@dataclass
+class KVCache:
+    """Every layer's keys and values for incremental decoding, (batch, capacity, kv_heads, head_dim) each, filled
+    up to `length`; `real` (batch, capacity) marks the positions that hold tokens (left padding does not)."""
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    real: torch.Tensor
+    length: int = 0
+
+    @classmethod
+    def empty(cls, args: ModelArgs, batch: int, capacity: int, device: torch.device, dtype: torch.dtype) -> KVCache:
+        shape = (batch, capacity, args.num_kv_heads, args.head_dim)
+        return cls(
+            keys=[torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.num_layers)],
+            values=[torch.zeros(shape, device=device, dtype=dtype) for _ in range(args.num_layers)],
+            real=torch.zeros(batch, capacity, dtype=torch.bool, device=device),
+        )
+
+    def attention_mask(self, seq: int) -> torch.Tensor:
+        """(batch, 1, seq, length + seq): a new query sees the real keys up to itself, and itself (so that a
+        padding query, which sees no real key, still has a finite softmax)."""
+        total = self.length + seq
+        queries = torch.arange(self.length, total, device=self.real.device)[:, None]
+        keys = torch.arange(total, device=self.real.device)[None, :]
+        visible = (self.real[:, None, :total] & (keys <= queries)) | (keys == queries)
+        return visible[:, None]
+
+
+def cached_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Attention of (batch, seq, heads, head_dim) queries over cached keys and values under an explicit mask."""
+    q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask).transpose(1, 2)
+
+
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float) -> None:
         super().__init__()
@@ -156,13 +194,26 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(args.num_heads * args.head_dim, args.hidden_size, bias=False)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, documents: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        documents: torch.Tensor | None,
+        cache: tuple[KVCache, int] | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         batch, seq, _ = x.shape
-        q = self.q_proj(x).view(batch, seq, -1, self.head_dim)
-        k = self.k_proj(x).view(batch, seq, -1, self.head_dim)
+        q = apply_rope(self.q_proj(x).view(batch, seq, -1, self.head_dim), cos, sin)
+        k = apply_rope(self.k_proj(x).view(batch, seq, -1, self.head_dim), cos, sin)
         v = self.v_proj(x).view(batch, seq, -1, self.head_dim)
-        out = attention(apply_rope(q, cos, sin), apply_rope(k, cos, sin), v, documents)
+        if cache is None:
+            out = attention(q, k, v, documents)
+        else:  # this layer's keys and values join the cache; the queries see all of it under the mask
+            kv, layer = cache
+            end = kv.length + seq
+            kv.keys[layer][:, kv.length : end] = k
+            kv.values[layer][:, kv.length : end] = v
+            out = cached_attention(q, kv.keys[layer][:, :end], kv.values[layer][:, :end], mask)
         return self.o_proj(out.reshape(batch, seq, -1))
 
 
@@ -190,9 +241,15 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(args.hidden_size, args.rms_norm_eps)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, documents: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        documents: torch.Tensor | None = None,
+        cache: tuple[KVCache, int] | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, documents)
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, documents, cache, mask)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -215,6 +272,19 @@ class Decoder(nn.Module):
         h = self.embed_tokens(tokens)
         for layer in self.layers:
             h = layer(h, cos, sin, documents)
+        return self.norm(h)
+
+    def decode(self, tokens: torch.Tensor, positions: torch.Tensor, real: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Hidden states of new tokens (batch, seq) at `positions`, after the cache's; `real` is False at padding.
+        The cache takes their keys and values."""
+        seq = tokens.shape[1]
+        cache.real[:, cache.length : cache.length + seq] = real
+        mask = cache.attention_mask(seq)
+        cos, sin = rope_cos_sin(positions, rope_frequencies(self.args, tokens.device))
+        h = self.embed_tokens(tokens)
+        for index, layer in enumerate(self.layers):
+            h = layer(h, cos, sin, None, (cache, index), mask)
+        cache.length += seq
         return self.norm(h)
 
 
@@ -241,6 +311,10 @@ class Llama(nn.Module):
     def forward(self, tokens: torch.Tensor, documents: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (batch, seq, vocab) for token ids (batch, seq); `documents` from `document_ids` masks packing."""
         return self.lm_head(self.model(tokens, documents))
+
+    def decode(self, tokens: torch.Tensor, positions: torch.Tensor, real: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits of new tokens given what the cache holds (see `Decoder.decode`)."""
+        return self.lm_head(self.model.decode(tokens, positions, real, cache))
 
     @torch.no_grad()
     def init_weights(self) -> None:
