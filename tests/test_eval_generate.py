@@ -81,3 +81,14 @@ def test_generation_needs_room_and_sampling_needs_generators(model):
         generate(model, [prompt], max_new_tokens=model.max_length)
     with pytest.raises(ValueError, match="one generator per prompt"):
         generate(model, [prompt], max_new_tokens=4, temperature=0.7)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_generation_runs_in_bf16_and_repeats_itself(folder):
+    gpu = load_model(str(folder), backend="gap-replay", device="cuda")
+    assert gpu.dtype == torch.bfloat16
+    prompts = [gpu.tokenizer.encode(text) for text in PROMPTS]
+    texts = generate(gpu, prompts, max_new_tokens=8)
+    assert len(texts) == 3 and all(texts)
+    assert generate(gpu, prompts, max_new_tokens=8) == texts

@@ -228,3 +228,23 @@ def test_a_chain_of_thought_keeps_its_text_and_says_how_its_answer_was_read(mode
     assert results["tasks"]["medqa"].get("unanswered", 0) == unanswered
     assert results["generation"] == {"max_new_tokens": 10}
     assert f"| medqa | {len(QUESTIONS)} |" in (tmp_path / TABLE).read_text()
+
+
+def test_a_run_that_fails_while_writing_leaves_no_results_json_over_new_predictions(
+    model, tasks, tmp_path, monkeypatch
+):
+    evaluate(model, tasks, tmp_path, shots=0, sample=2)
+    assert (tmp_path / RESULTS).is_file()
+
+    def broken(results):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("gap_replay.eval.run.markdown_table", broken)
+    with pytest.raises(OSError, match="No space left"):
+        evaluate(model, tasks, tmp_path, shots=1, sample=2)
+    assert (tmp_path / PREDICTIONS).is_file() and not (tmp_path / RESULTS).exists()
+
+
+def test_an_evaluation_names_at_least_one_task():
+    with pytest.raises(ValueError, match="name at least one task"):
+        EvalConfig(model="m", tasks={}, out="o")

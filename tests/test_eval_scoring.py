@@ -95,3 +95,15 @@ def test_a_continuation_as_long_as_the_model_is_refused(tmp_path):
     short = load_model(str(tiny_export(tmp_path / "short", max_length=4)), device="cpu")
     with pytest.raises(ValueError, match="a continuation of 4 tokens does not fit the model's 4"):
         continuation_logprobs(short, [([1], [5, 6, 7, 8])], batch_size=1)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_scores_run_in_bf16_and_stay_close_to_the_cpus(folder, ours):
+    gpu = load_model(str(folder), backend="gap-replay", device="cuda")
+    assert gpu.dtype == torch.bfloat16
+    requests = token_requests(ours)
+    expected = continuation_logprobs(ours, requests, batch_size=4)
+    scores = continuation_logprobs(gpu, requests, batch_size=4)
+    for score, reference_score in zip(scores, expected, strict=True):
+        assert score == pytest.approx(reference_score, rel=0.05)

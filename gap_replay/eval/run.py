@@ -3,8 +3,9 @@
 `DIR/results.json` is the summary (accuracy per task and subject with its bootstrap interval, item counts, method,
 shots, seeds, and the sha256 of the prompt template, the model and every benchmark file); `DIR/predictions.jsonl`
 holds each item's choice and scores; `DIR/results.md` is the table. Everything but the `timing` entry is a function
-of the inputs, so two runs on the same inputs write the same bytes. When the corpus manifest is given, each task
-says whether the corpus was decontaminated against that very benchmark file (same sha256).
+of the inputs, so two runs on the same inputs write the same bytes. results.json is written last (an older one is
+removed first), so one that is there always has its predictions beside it. When the corpus manifest is given, each
+task says whether the corpus was decontaminated against that very benchmark file (same sha256).
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ class EvalConfig(BaseModel):
     max_new_tokens: Annotated[int, Field(ge=1, le=8192)] = 256
     samples: Annotated[int, Field(ge=1, le=100)] = 5
     temperature: Annotated[float, Field(gt=0.0, le=5.0)] = 0.7
+
+    @field_validator("tasks")
+    @classmethod
+    def _some_task(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("name at least one task")
+        return value
 
     @field_validator("tasks", "fewshot")
     @classmethod
@@ -133,15 +141,15 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
     total = sum(requests_of(config.method, items, config.samples) for items in scored.values())
     with bar(total=total, desc=f"eval {config.method}", unit="requests") as progress:
         run = Run(
-            model,
-            template,
-            config.shots,
-            config.seed,
-            config.batch_size,
-            progress.update,
-            config.max_new_tokens,
-            config.samples,
-            config.temperature,
+            model=model,
+            template=template,
+            shots=config.shots,
+            seed=config.seed,
+            batch_size=config.batch_size,
+            progress=progress.update,
+            max_new_tokens=config.max_new_tokens,
+            samples=config.samples,
+            temperature=config.temperature,
         )
         for name, task in tasks.items():
             pool = pools[name].items if name in pools else task.items
@@ -153,6 +161,7 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
         "shots": config.shots,
         "seed": config.seed,
         "sample": config.sample,
+        "batch_size": config.batch_size,  # batch-mates move the last digits of a score, never a choice so far seen
         **(_generation(config) if config.method in ("cot", "sc_cot") else {}),
         "prompt": {"path": template.path, "sha256": template.sha256},
         "bootstrap": {"resamples": config.bootstrap, "seed": config.seed, "interval": "percentile 95%"},
@@ -174,6 +183,7 @@ def run_eval(config: EvalConfig) -> dict[str, Any]:
     }
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    (out / RESULTS).unlink(missing_ok=True)  # written last: a results.json always has its predictions beside it
     lines = [
         json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False) + "\n" for name in tasks for p in predictions[name]
     ]
