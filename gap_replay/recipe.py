@@ -55,9 +55,10 @@ class HttpConfig(Strict):
 
 
 # Named licence allow-lists. `biomistral`: the PMC Open Access licences BioMistral kept (CC0, CC BY, CC BY-SA,
-# CC BY-ND: reuse and redistribution allowed, commercial use included), as the ids the PMC parser writes.
+# CC BY-ND: reuse and redistribution allowed, commercial use included), as the ids the PMC parser writes: with a
+# version, or without one where the article states none.
 LICENSE_LISTS: dict[str, tuple[str, ...]] = {
-    "biomistral": ("CC0-*", "CC-BY-[0-9]*", "CC-BY-SA-*", "CC-BY-ND-*"),
+    "biomistral": ("CC0-*", "CC-BY", "CC-BY-[0-9]*", "CC-BY-SA", "CC-BY-SA-*", "CC-BY-ND", "CC-BY-ND-*"),
 }
 
 

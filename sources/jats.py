@@ -257,8 +257,15 @@ def tex_text(tex: etree._Element) -> str:
 # --- metadata ------------------------------------------------------------------------------------------------------
 
 
+def _version(version: str | None) -> str:
+    """`-3.0` for a stated version; nothing when none is stated (CC BY 4.0 dates from November 2013, and a 2007
+    article saying "Creative Commons Attribution License" meant an earlier one)."""
+    return f"-{version}" if version else ""
+
+
 def license_from_url(url: str) -> str | None:
-    """An SPDX-like id for a licence URL: `.../licenses/by-nc/3.0/` -> `CC-BY-NC-3.0` (no version: 4.0)."""
+    """An SPDX-like id for a licence URL: `.../licenses/by-nc/3.0/` -> `CC-BY-NC-3.0`; a URL without a version gives
+    an id without one (`CC-BY-NC`): what the article states, never a version it does not."""
     lowered = url.lower()
     if "publicdomain/zero" in lowered:
         return "CC0-1.0"
@@ -268,20 +275,21 @@ def license_from_url(url: str) -> str | None:
     if match is None:
         return None
     igo = "-IGO" if match["igo"] else ""
-    return f"CC-{match['kind'].upper().strip('-')}-{match['version'] or '4.0'}{igo}"
+    return f"CC-{match['kind'].upper().strip('-')}{_version(match['version'])}{igo}"
 
 
 def license_from_text(text: str) -> str | None:
-    """An SPDX-like id for licence prose ("Creative Commons Attribution 4.0 International License", public domain)."""
+    """An SPDX-like id for licence prose ("Creative Commons Attribution 4.0 International License", public domain);
+    prose without a version ("Creative Commons Attribution License", as in 2007-2013 articles) gives `CC-BY`."""
     match = CC_TEXT.search(text)
     if match is not None:
         kind = match["kind"].lower()
         parts = "".join(f"-{code}" for word, code in CC_PARTS if word in kind)
-        return f"CC-BY{parts}-{match['version'] or '4.0'}"
+        return f"CC-BY{parts}{_version(match['version'])}"
     match = CC_SHORT.search(text)
     if match is not None:
         parts = "".join(f"-{code}" for code in re.findall("NC|ND|SA", match["parts"]))
-        return f"CC-BY{parts}-{match['version'] or '4.0'}"
+        return f"CC-BY{parts}{_version(match['version'])}"
     lowered = text.lower()
     if "cc0" in lowered or "public domain dedication" in lowered:
         return "CC0-1.0"

@@ -140,15 +140,16 @@ def read_filelist(text: str, name: str) -> dict[str, FileListEntry]:
 
 
 def filelist_license(term: str | None, xml_license: str | None) -> str | None:
-    """A file-list licence term as an SPDX-like id; the article's own licence URL supplies the version when it agrees:
-    `CC BY` -> `CC-BY-4.0`, or `CC-BY-3.0` when the XML says `.../by/3.0/`; `CC0` -> `CC0-1.0`; others as given."""
+    """A file-list licence term as an SPDX-like id; the article's own licence supplies the version when it agrees:
+    `CC BY` -> `CC-BY-3.0` when the XML says `.../by/3.0/`, else `CC-BY` (the list states no version, and neither
+    does the article); `CC0` -> `CC0-1.0`; others as given."""
     term = " ".join((term or "").split())
     match = re.fullmatch(r"CC[\s-]+(BY(?:-(?:NC|ND|SA))*)", term, re.IGNORECASE)
     if match:
         kind = f"CC-{match.group(1).upper()}"
         if xml_license and re.fullmatch(rf"{kind}-\d\.\d(-IGO)?", xml_license):
             return xml_license
-        return f"{kind}-4.0"
+        return kind
     if term.upper() == "CC0":
         return "CC0-1.0"
     if "public domain" in term.lower():

@@ -290,6 +290,12 @@ def licensed(license: str | None, **meta) -> Document:
         ("CC-BY-SA-4.0", True),
         ("CC-BY-ND-4.0", True),
         ("CC0-1.0", True),
+        ("CC-BY", True),  # an article that states no version
+        ("CC-BY-SA", True),
+        ("CC-BY-ND", True),
+        ("CC-BY-NC", False),
+        ("CC-BY-NC-ND", False),
+        ("CC-BYX", False),
         ("CC-BY-NC-4.0", False),
         ("CC-BY-NC-SA-3.0", False),
         ("CC-BY-NC-ND-4.0", False),
