@@ -1,7 +1,7 @@
 """Guideline text extraction: web pages (trafilatura) and PDFs (pymupdf) to Markdown-ish text as clean as PMC's:
 error pages told apart, citations and reference lists dropped, layout (columns, rotation, running heads) undone."""
 
-import os
+import random
 import re
 from pathlib import Path
 
@@ -466,8 +466,8 @@ def test_pdf_title_and_pages() -> None:
     [
         lambda data: data[: len(data) // 2],
         lambda data: data[:200],
-        lambda data: os.urandom(4000),
-        lambda data: b"%PDF-1.7\n" + os.urandom(4000) + b"\n%%EOF\n",
+        lambda data: random.Random(7).randbytes(4000),
+        lambda data: b"%PDF-1.7\n" + random.Random(8).randbytes(4000) + b"\n%%EOF\n",
         lambda data: b"<html><body>Not found</body></html>",
     ],
     ids=["truncated", "header-only", "random", "random-with-markers", "html"],

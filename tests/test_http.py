@@ -1,12 +1,11 @@
 import gzip
 import hashlib
-import itertools
 import json
 import pickle
 import threading
 
 import pytest
-from scripted_server import USER_AGENT, ScriptedServer, client, drop_midway, ranged, reply, server, stall
+from scripted_server import USER_AGENT, Step, client, drop_midway, ranged, reply, server, stall
 
 from gap_replay.http import (
     FetchLog,
@@ -155,32 +154,67 @@ def test_user_agent_is_sent_on_robots_and_pages(server, client):
 # Pacing
 
 
-def gaps(server: ScriptedServer) -> list[float]:
-    times = sorted(request.at for request in server.seen)
-    return [later - earlier for earlier, later in itertools.pairwise(times)]
+class ScriptedClock:
+    """Time that passes only when the client sleeps: pacing is read exactly, and the test never waits."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def stamped(clock: ScriptedClock, starts: list[float], body: bytes) -> Step:
+    """A route step that notes the scripted time a request arrives at, then answers 200 with `body`."""
+    answer = reply(200, body)
+
+    def step(handler) -> None:
+        starts.append(clock())
+        answer(handler)
+
+    return step
 
 
 def test_requests_to_one_host_are_spaced_by_the_delay_even_from_threads(server, client):
+    clock, starts = ScriptedClock(), []
     for name in "abc":
-        server.route(f"/{name}", reply(200, name.encode()))
-    polite = client(delay=0.2)
+        server.route(f"/{name}", stamped(clock, starts, name.encode()))
+    polite = client(delay=0.2, clock=clock, sleep=clock.sleep)
     threads = [threading.Thread(target=polite.get, args=(f"{server.base}/{name}",)) for name in "abc"]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
     assert len(server.seen) == 4  # robots.txt + three pages
-    assert min(gaps(server)) >= 0.18
+    assert clock.sleeps == pytest.approx([0.2, 0.2, 0.2])  # each request waits out the one before it
+    assert sorted(starts) == pytest.approx([100.2, 100.4, 100.6])
 
 
 def test_robots_crawl_delay_longer_than_ours_is_honoured(server, client):
+    clock, starts = ScriptedClock(), []
     server.route("/robots.txt", reply(200, b"User-agent: *\nCrawl-delay: 0.25\n"))
-    server.route("/a", reply(200, b"a"))
-    server.route("/b", reply(200, b"b"))
-    polite = client(delay=0.0)
+    server.route("/a", stamped(clock, starts, b"a"))
+    server.route("/b", stamped(clock, starts, b"b"))
+    polite = client(delay=0.1, clock=clock, sleep=clock.sleep)
     polite.get(server.base + "/a")
     polite.get(server.base + "/b")
-    assert gaps(server)[-1] >= 0.22
+    assert starts == pytest.approx([100.25, 100.5])
+
+
+def test_robots_crawl_delay_shorter_than_ours_leaves_ours(server, client):
+    clock, starts = ScriptedClock(), []
+    server.route("/robots.txt", reply(200, b"User-agent: *\nCrawl-delay: 0.05\n"))
+    server.route("/a", stamped(clock, starts, b"a"))
+    server.route("/b", stamped(clock, starts, b"b"))
+    polite = client(delay=0.3, clock=clock, sleep=clock.sleep)
+    polite.get(server.base + "/a")
+    polite.get(server.base + "/b")
+    assert starts == pytest.approx([100.3, 100.6])
 
 
 # Downloads and the fetch log

@@ -1,4 +1,6 @@
+import hashlib
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -114,7 +116,10 @@ def test_manifest_has_the_documented_shape_and_order(folder):
         "idx",
     ]
     assert first["sources"] == {"guidelines": 4, "pubmed": 5}
-    assert first["bin"] == {"bytes": 18, "sha256": first["bin"]["sha256"]}
+    # The .bin holds the nine tokens of its three documents as little-endian uint16, packed here by hand.
+    tokens = struct.pack("<9H", 1, 2, EOS, 3, 4, 5, EOS, 6, EOS)
+    assert first["bin"] == {"bytes": 18, "sha256": hashlib.sha256(tokens).hexdigest()}
+    assert (folder / "train-00000-of-00002.bin").read_bytes() == tokens
 
 
 def test_mix_is_added_and_created_defaults_to_utc_now():

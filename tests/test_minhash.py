@@ -1,6 +1,5 @@
 import hashlib
 import random
-import time
 
 import numpy as np
 import pytest
@@ -213,24 +212,3 @@ def test_component_representative_is_the_smallest_id_whatever_the_edge_order():
 
 def test_self_edges_make_single_node_components():
     assert connected_components([("a", "a")]) == {"a": "a"}
-
-
-def test_signature_throughput_is_printed(capsys):
-    rng = random.Random(0)
-    vocabulary = HEART_FAILURE.split() + UNRELATED.split()
-    texts = [" ".join(rng.choices(vocabulary, k=170)) for _ in range(300)]
-    start = time.perf_counter()
-    for text in texts:
-        signature(text, CONFIG)
-    cached = len(texts) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for text in texts:
-        minhash = MinHash(num_perm=CONFIG.num_perm, seed=CONFIG.seed, scheme="affine64")
-        for shingle in shingles(text, CONFIG.ngram):
-            minhash.update(shingle)
-    naive = len(texts) / (time.perf_counter() - start)
-    with capsys.disabled():
-        print(
-            f"\nMinHash signatures of ~1 KB texts: {cached:,.0f}/s (cached permutations, update_batch), "
-            f"{naive:,.0f}/s (fresh MinHash, update per shingle)"
-        )

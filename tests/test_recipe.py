@@ -1,3 +1,4 @@
+import hashlib
 import re
 from pathlib import Path
 
@@ -12,7 +13,7 @@ RECIPES = Path(__file__).resolve().parents[1] / "pipelines" / "recipes"
 def test_bundled_recipes_validate(name):
     recipe, sha256 = load_recipe(RECIPES / name)
     assert recipe.name == name.removesuffix(".yaml")
-    assert len(sha256) == 64
+    assert sha256 == hashlib.sha256((RECIPES / name).read_bytes()).hexdigest()
 
 
 def test_default_recipe_is_the_sample_recipe():

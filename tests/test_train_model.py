@@ -119,7 +119,7 @@ def test_bf16_logits_on_gpu_stay_close_to_fp32():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_flash_attn_kernel_matches_sdpa(monkeypatch):
-    pytest.importorskip("flash_attn")
+    pytest.importorskip("flash_attn", reason="pip install flash-attn --no-build-isolation (see README, Training)")
     import gap_replay.train.model as model_module
 
     q, k, v = (torch.randn(2, 64, heads, 64, device="cuda", dtype=torch.bfloat16) for heads in (8, 2, 2))

@@ -12,6 +12,7 @@ import yaml
 torch = pytest.importorskip("torch")
 pytest.importorskip("safetensors")
 
+import gap_replay.train.data  # noqa: E402
 from gap_replay.train import main  # noqa: E402
 from gap_replay.train.config import ConfigError, parse_config  # noqa: E402
 from gap_replay.train.data import DataError, GPTSamples, open_split, validation_batches  # noqa: E402
@@ -66,13 +67,36 @@ def test_validation_perplexity_falls_and_every_step_is_logged(corpus, tmp_path):
             "mfu", "peak_memory_gb", "data_wait"} <= set(steps[0])  # fmt: skip
     assert steps[-1]["tokens"] == 30 * 4 * 32
     assert steps[0]["mfu"] is None  # no known peak on CPU
-    assert 0 <= steps[0]["data_wait"] < 1
     valid = records(tmp_path / "run", "valid")
     assert [r["step"] for r in valid] == [0, 30]
     assert valid[-1]["perplexity"] == pytest.approx(2.718281828459045 ** valid[-1]["loss"])
     assert (tmp_path / "run" / "hf" / "model.safetensors").is_file()
     assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["steps"] == 30
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == ["step-00000030"]
+
+
+def test_data_wait_and_throughput_follow_the_clock(corpus, tmp_path, monkeypatch):
+    # A scripted clock: each micro batch's data costs 3 s and its forward and backward 1 s, nothing else takes time.
+    # With 2 micro batches a step, a window of steps waits 6 of every 8 s: data_wait 0.75, and 4 x 32 tokens a step
+    # in 8 s is 16 tokens/s.
+    now = [0.0]
+    monkeypatch.setattr(Trainer, "clock", staticmethod(lambda: now[0]))
+    next_batch = gap_replay.train.data.TrainLoader.next_batch
+
+    def slow_batch(loader):
+        now[0] += 3.0
+        return next_batch(loader)
+
+    def timed_loss(*args, **kwargs):
+        now[0] += 1.0
+        return causal_lm_loss(*args, **kwargs)
+
+    monkeypatch.setattr(gap_replay.train.data.TrainLoader, "next_batch", slow_batch)
+    monkeypatch.setattr("gap_replay.train.trainer.causal_lm_loss", timed_loss)
+    config = parse_config(settings(corpus, tmp_path / "run", train={"steps": 4}, log={"every_steps": 2}))
+    train(config)
+    steps = records(tmp_path / "run", "train")
+    assert [(r["step"], r["data_wait"], r["tokens_per_s"]) for r in steps] == [(2, 0.75, 16.0), (4, 0.75, 16.0)]
 
 
 def pmc_paragraphs() -> list[str]:

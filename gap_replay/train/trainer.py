@@ -89,6 +89,8 @@ def causal_lm_loss(model: nn.Module, batch: torch.Tensor, eos_id: int | None, re
 class Trainer:
     """One run's state: data, model, optimizer, schedule, metrics; `run` trains to `train.steps`."""
 
+    clock = staticmethod(time.perf_counter)  # the throughput and data-wait clock; tests put a scripted one here
+
     def __init__(self, config: Config, world: World) -> None:
         self.config = config
         self.world = world
@@ -191,7 +193,7 @@ class Trainer:
         tokens_per_step = config.train.global_batch_size * config.data.seq_len
         flops_token = flops_per_token(self.args, config.data.seq_len)
         peak = config.log.peak_flops or peak_flops(self.world.device)
-        window_start, window_steps = time.perf_counter(), 0
+        window_start, window_steps = self.clock(), 0
         while self.step < config.train.steps:
             loss, lr, grad_norm = self.train_step()
             window_steps += 1
@@ -199,7 +201,7 @@ class Trainer:
                 # Reading the values waits for the device, so the clock below covers the work, not its queueing.
                 loss_value = _mean_over_ranks(loss, self.world)
                 norm_value = float(grad_norm.full_tensor() if isinstance(grad_norm, DTensor) else grad_norm)
-                seconds = time.perf_counter() - window_start
+                seconds = self.clock() - window_start
                 record = {
                     "kind": "train",
                     "step": self.step,
@@ -212,25 +214,25 @@ class Trainer:
                     "data_wait": self.data_seconds / seconds,
                 }
                 self.log.write(record)
-                window_start, window_steps, self.data_seconds = time.perf_counter(), 0, 0.0
+                window_start, window_steps, self.data_seconds = self.clock(), 0, 0.0
             self.log.advance()
             if self.step == config.train.steps:
                 break
             if config.eval.every_steps and self.step % config.eval.every_steps == 0:
                 self.validate()
-                window_start = time.perf_counter()  # keep validation out of the throughput figures
+                window_start = self.clock()  # keep validation out of the throughput figures
             if config.checkpoint.every_steps and self.step % config.checkpoint.every_steps == 0:
                 self.save()
-                window_start = time.perf_counter()
+                window_start = self.clock()
 
     def train_step(self) -> tuple[torch.Tensor, float, torch.Tensor]:
         """One optimizer step over the global batch; returns this rank's loss, the lr used and the grad norm."""
         model, world = self.model, self.world
         loss_sum = torch.zeros((), device=world.device)
         for micro in range(self.micro_steps):
-            started = time.perf_counter()
+            started = self.clock()
             batch = self.loader.next_batch().to(world.device, non_blocking=True)
-            self.data_seconds += time.perf_counter() - started
+            self.data_seconds += self.clock() - started
             if world.world_size > 1:  # reduce-scatter the gradients once, after the last micro batch
                 model.set_requires_gradient_sync(micro == self.micro_steps - 1)
             with self.autocast:
