@@ -15,7 +15,7 @@ BENCHMARKS    ?= ../shared/benchmarks
 EVAL_SAMPLE   ?= 40
 EVAL_TASKS    := medqa=$(BENCHMARKS)/medqa_test.jsonl,medmcqa=$(BENCHMARKS)/medmcqa_dev_subset.jsonl,pubmedqa=$(BENCHMARKS)/pubmedqa_test.jsonl,mmlu_medical=$(BENCHMARKS)/mmlu_medical_test.jsonl
 
-.PHONY: install install-dev corpus test bench train eval cards lint clean
+.PHONY: install install-dev corpus test bench train eval mutation cards lint clean
 
 $(PYTHON):
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ eval: install-dev
 	@[ -f "$(EVAL_MODEL)/config.json" ] || $(MAKE) train
 	$(VENV)/bin/gap-replay eval --model $(EVAL_MODEL) --tasks $(EVAL_TASKS) --sample $(EVAL_SAMPLE) --device cpu \
 	  --corpus-manifest out/sample/tokens/manifest.json --out out/sample/eval/tiny
+
+# Mutation testing of the pure modules (not in CI: about two hours on 2 cores; sessions resume). MODULES=... for some.
+mutation: install-dev
+	$(PYTHON) tools/mutation.py $(if $(MODULES),--only $(MODULES))
 
 cards: install
 	$(VENV)/bin/gap-replay card --recipe $(RECIPE)

@@ -1,0 +1,76 @@
+"""`make mutation`'s bookkeeping: a module's score from its cosmic-ray session, equivalents left out by their
+changed lines, survivors written out, and copies of the tree that import their own sources."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+cosmic_ray = pytest.importorskip("cosmic_ray", reason="cosmic-ray comes with the dev extra")
+from cosmic_ray.work_db import WorkDB, use_db  # noqa: E402
+from cosmic_ray.work_item import MutationSpec, WorkerOutcome, WorkItem, WorkResult  # noqa: E402
+from cosmic_ray.work_item import TestOutcome as Outcome  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import mutation  # noqa: E402
+
+
+def diff(removed: str, added: str) -> str:
+    return f"--- a/gap_replay/mix.py\n+++ b/gap_replay/mix.py\n@@ -1 +1 @@\n-    {removed}\n+    {added}\n"
+
+
+def session(path: Path, outcomes: list[tuple[Outcome | None, str]]) -> None:
+    with use_db(str(path), WorkDB.Mode.create) as db:
+        for number, (outcome, change) in enumerate(outcomes):
+            spec = MutationSpec("gap_replay/mix.py", "core/NumberReplacer", number, (number + 1, 0), (number + 1, 1))
+            db.add_work_item(WorkItem(job_id=str(number), mutations=(spec,)))
+            if outcome is not None:
+                db.set_result(str(number), WorkResult(WorkerOutcome.NORMAL, "", outcome, change))
+
+
+def test_the_score_counts_killed_over_killed_and_surviving_leaving_out_equivalents(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    equivalent = tmp_path / "equivalent.toml"
+    equivalent.write_text(
+        '[[equivalent]]\nmodule = "gap_replay/mix.py"\nremoved = "return 1"\nadded = "return 1.0"\n'
+        'reason = "the caller takes int() of it"\n'
+    )
+    monkeypatch.setattr(mutation, "EQUIVALENT", equivalent)
+    session(
+        tmp_path / "gap_replay_mix.sqlite",
+        [
+            (Outcome.KILLED, diff("return a + b", "return a - b")),
+            (Outcome.KILLED, diff("x = 2", "x = 3")),
+            (Outcome.INCOMPETENT, diff("import math", "import math2")),
+            (Outcome.SURVIVED, diff("return 1", "return 1.0")),  # listed as equivalent
+            (Outcome.SURVIVED, diff("if a < b:", "if a <= b:")),
+            (None, ""),  # not run yet
+        ],
+    )
+    found = mutation.score("gap_replay/mix.py")
+    assert (found.mutants, found.killed, found.survived, found.equivalent, found.pending) == (6, 3, 1, 1, 1)
+    assert found.rate == 0.75
+    survivors = (tmp_path / "gap_replay_mix.survivors.txt").read_text()
+    assert "+    if a <= b:" in survivors and "return 1.0" not in survivors
+    assert found.line().endswith("75.0%  unfinished")
+
+
+def test_changed_lines_ignore_the_file_headers_and_indentation():
+    assert mutation.changed_lines(diff("return a + b", "return a - b")) == ("return a + b", "return a - b")
+
+
+def test_every_module_and_test_named_exists():
+    for module, tests in mutation.MODULES.items():
+        assert (ROOT / module).is_file(), module
+        assert all((ROOT / test).is_file() for test in tests), tests
+
+
+def test_a_copy_of_the_tree_imports_its_own_sources(tmp_path):
+    copy = mutation.fresh_copy(tmp_path / "work")
+    probe = "import gap_replay.mix, gap_replay.sources.pubmed as p; print(gap_replay.mix.__file__, p.__file__)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(copy)}, check=True)  # fmt: skip
+    mix, pubmed = done.stdout.split()
+    assert Path(mix).is_relative_to(copy) and Path(pubmed).parent.resolve() == (copy / "sources").resolve()

@@ -1,0 +1,222 @@
+"""`make mutation`: mutation testing of the pure modules with cosmic-ray, each module against its own tests.
+
+Every mutant is one small change to a module (an operator swapped, a constant moved, a condition negated); it is
+killed when the module's tests fail on it. A module's score is the share of its mutants killed, leaving out those
+listed in `tools/equivalent_mutants.toml` (changes no test can see, each with its reason). Mutation happens in
+copies of the working tree under `out/mutation/` (one per job), never in the checkout, so a run stopped anywhere
+leaves the sources as they were; a module's session is kept there and resumes, unless the module or its tests
+changed. Surviving mutants are written, as diffs, to `out/mutation/<module>.survivors.txt`.
+
+    python tools/mutation.py                  # every module, two at a time
+    python tools/mutation.py --only gap_replay/mix.py --jobs 1
+    python tools/mutation.py --report         # the scores of the sessions kept, without running anything
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "out" / "mutation"
+EQUIVALENT = ROOT / "tools" / "equivalent_mutants.toml"
+COSMIC_RAY = Path(sys.executable).with_name("cosmic-ray")
+TARGET = 0.85
+TIMEOUT_SECONDS = 120.0
+# Each module and the tests that speak for it (the modules the issue of record names: text, dedup, mix, shards,
+# and the PubMed, JATS and guideline extraction parsers).
+MODULES: dict[str, tuple[str, ...]] = {
+    "gap_replay/text/clean.py": ("tests/test_clean.py",),
+    "gap_replay/text/decontaminate.py": ("tests/test_decontaminate.py",),
+    "gap_replay/text/lang.py": ("tests/test_lang.py",),
+    "gap_replay/text/quality.py": ("tests/test_quality.py", "tests/test_quality_calibration.py"),
+    "gap_replay/dedup/exact.py": ("tests/test_exact.py",),
+    "gap_replay/dedup/minhash.py": ("tests/test_minhash.py",),
+    "gap_replay/dedup/survivor.py": ("tests/test_survivor.py",),
+    "gap_replay/mix.py": ("tests/test_mix.py",),
+    "gap_replay/shards/indexed.py": ("tests/test_indexed.py",),
+    "gap_replay/shards/manifest.py": ("tests/test_manifest.py",),
+    "sources/pubmed.py": ("tests/test_pubmed.py", "tests/test_pubmed_updates.py"),
+    "sources/jats.py": ("tests/test_jats.py", "tests/test_pmc.py"),
+    "sources/guidelines/extract.py": ("tests/test_extract.py",),
+}
+
+
+@dataclass(frozen=True)
+class Score:
+    module: str
+    mutants: int
+    killed: int
+    survived: int
+    equivalent: int
+    pending: int
+
+    @property
+    def rate(self) -> float:
+        counted = self.killed + self.survived
+        return self.killed / counted if counted else 0.0
+
+    def line(self) -> str:
+        mark = "ok" if self.rate >= TARGET and not self.pending else "below" if not self.pending else "unfinished"
+        return (
+            f"{self.module:<34} {self.mutants:>6} {self.killed:>7} {self.survived:>9} {self.equivalent:>11} "
+            f"{self.pending:>8} {self.rate:>7.1%}  {mark}"
+        )
+
+
+def name_of(module: str) -> str:
+    return module.replace("/", "_").removesuffix(".py")
+
+
+def fingerprint(module: str) -> str:
+    """sha256 of a module and its tests: a session is of these bytes, and starts over when they change."""
+    digest = hashlib.sha256()
+    for path in (module, *MODULES[module]):
+        digest.update(path.encode() + b"\0" + (ROOT / path).read_bytes())
+    return digest.hexdigest()
+
+
+def working_files() -> list[str]:
+    """The files of the working tree that git tracks or would track (changes not yet committed included)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [name for name in listed.decode().split("\0") if name and (ROOT / name).is_file()]
+
+
+def fresh_copy(folder: Path) -> Path:
+    """A copy of the working tree where `gap_replay.sources` and `gap_replay.pipelines` resolve to its own folders,
+    as the installed package maps them, when it is first on PYTHONPATH."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for name in working_files():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    for package in ("sources", "pipelines"):
+        (folder / "gap_replay" / package).symlink_to(Path("..") / package)
+    return folder
+
+
+def config_text(module: str) -> str:
+    tests = " ".join(MODULES[module])
+    return (
+        "[cosmic-ray]\n"
+        f'module-path = "{module}"\n'
+        f"timeout = {TIMEOUT_SECONDS}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{sys.executable} -m pytest -x -q -p no:cacheprovider {tests}"\n\n'
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n'
+    )
+
+
+def run_module(module: str, copy: Path) -> None:
+    """Initialise (or resume) the module's session and run its pending mutants in `copy`."""
+    name = name_of(module)
+    config, session, stamp = OUT / f"{name}.toml", OUT / f"{name}.sqlite", OUT / f"{name}.fingerprint"
+    current = fingerprint(module)
+    env = {**os.environ, "PYTHONPATH": str(copy), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    if not (session.exists() and stamp.exists() and stamp.read_text() == current):
+        session.unlink(missing_ok=True)
+        config.write_text(config_text(module))
+        subprocess.run([str(COSMIC_RAY), "init", str(config), str(session)], cwd=copy, env=env, check=True)
+        stamp.write_text(current)
+    print(f"mutating {module} ...", flush=True)
+    subprocess.run([str(COSMIC_RAY), "exec", str(config), str(session)], cwd=copy, env=env, check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def equivalents() -> list[dict[str, str]]:
+    if not EQUIVALENT.is_file():
+        return []
+    return tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get("equivalent", [])
+
+
+def changed_lines(diff: str) -> tuple[str, str]:
+    """The removed and added lines of a mutant's diff, stripped: what identifies it across line shifts."""
+    lines = diff.splitlines()
+    removed = "\n".join(line[1:].strip() for line in lines if line.startswith("-") and not line.startswith("---"))
+    added = "\n".join(line[1:].strip() for line in lines if line.startswith("+") and not line.startswith("+++"))
+    return removed, added
+
+
+def score(module: str) -> Score | None:
+    """The module's score from its session, and its survivors written out; None when it has no session."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome
+
+    session = OUT / f"{name_of(module)}.sqlite"
+    if not session.exists():
+        return None
+    known = [entry for entry in equivalents() if entry["module"] == module]
+    killed = survived = equivalent = 0
+    survivors = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        total = db.num_work_items
+        for item, result in db.completed_work_items:
+            if result.test_outcome != TestOutcome.SURVIVED:
+                killed += 1  # killed, or incompetent (the mutant does not even import): the tests see it
+                continue
+            removed, added = changed_lines(result.diff or "")
+            if any(entry["removed"].strip() == removed and entry["added"].strip() == added for entry in known):
+                equivalent += 1
+                continue
+            survived += 1
+            spec = item.mutations[0]
+            where = f"{spec.operator_name} in {spec.definition_name} line {spec.start_pos[0]}"
+            survivors.append(f"# {where}\n{result.diff}")
+        pending = total - killed - survived - equivalent
+    (OUT / f"{name_of(module)}.survivors.txt").write_text("\n".join(survivors), encoding="utf-8")
+    return Score(module, total, killed, survived, equivalent, pending)
+
+
+def report(modules: list[str]) -> bool:
+    """Print the table; True when every module reached the target."""
+    print(f"{'module':<34} {'mutants':>6} {'killed':>7} {'survived':>9} {'equivalent':>11} {'pending':>8} {'score':>7}")
+    scores = [found for module in modules if (found := score(module)) is not None]
+    for found in scores:
+        print(found.line())
+    missing = [module for module in modules if module not in {found.module for found in scores}]
+    for module in missing:
+        print(f"{module:<34} no session yet")
+    print(f"target: {TARGET:.0%} of the mutants that are not equivalent, in every module; survivors in {OUT}")
+    return not missing and all(found.rate >= TARGET and not found.pending for found in scores)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(MODULES), metavar="MODULE", help="some of the modules")
+    parser.add_argument("--jobs", type=int, default=2, help="modules mutated at once, each in its own copy")
+    parser.add_argument("--report", action="store_true", help="print the kept sessions' scores, run nothing")
+    args = parser.parse_args(argv)
+    modules = args.only or list(MODULES)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not args.report:
+        if not COSMIC_RAY.exists():
+            print(f"cosmic-ray is not installed beside {sys.executable}: make install-dev", file=sys.stderr)
+            return 2
+        copies = [fresh_copy(OUT / f"work-{job}") for job in range(max(1, args.jobs))]
+        queues = [modules[job :: len(copies)] for job in range(len(copies))]
+
+        def work(job: int) -> None:
+            for module in queues[job]:
+                run_module(module, copies[job])
+
+        with ThreadPoolExecutor(len(copies)) as pool:
+            list(pool.map(work, range(len(copies))))
+    return 0 if report(modules) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
