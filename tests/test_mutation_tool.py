@@ -74,3 +74,32 @@ def test_a_copy_of_the_tree_imports_its_own_sources(tmp_path):
                           env={"PYTHONPATH": str(copy)}, check=True)  # fmt: skip
     mix, pubmed = done.stdout.split()
     assert Path(mix).is_relative_to(copy) and Path(pubmed).parent.resolve() == (copy / "sources").resolve()
+
+
+SOURCE = """from __future__ import annotations
+
+
+def pick(a: int | None, *rest: str | bytes, **named: float | None) -> str | None:
+    table: dict[str, int | None] = {"x": a}
+    return None if a is None else str(a | 1)
+"""
+
+
+def spec_at(line: int, start: int, end: int) -> MutationSpec:
+    return MutationSpec("m.py", "core/ReplaceBinaryOperator_BitOr_Add", 0, (line, start), (line, end))
+
+
+def test_mutants_inside_annotations_are_told_from_those_in_code():
+    spans = mutation.annotation_spans(SOURCE)
+    line4, line5, line6 = SOURCE.splitlines()[3:6]
+    assert len(spans) == 5  # a, *rest, **named, the return, and the annotated assignment
+    for line, text, needle in ((4, line4, "int | None"), (4, line4, "str | bytes"), (4, line4, "float | None"),
+                               (4, line4, "-> str | None"), (5, line5, "int | None]")):  # fmt: skip
+        bar = text.index("|", text.index(needle))
+        assert mutation.in_annotation(spec_at(line, bar, bar + 1), spans), needle
+    code_bar = line6.index("a | 1") + 2
+    assert not mutation.in_annotation(spec_at(6, code_bar, code_bar + 1), spans)
+
+
+def test_without_the_future_import_annotations_are_evaluated_and_mutated_like_code():
+    assert mutation.annotation_spans(SOURCE.replace("from __future__ import annotations\n", "")) == []

@@ -2,7 +2,8 @@
 
 Every mutant is one small change to a module (an operator swapped, a constant moved, a condition negated); it is
 killed when the module's tests fail on it. A module's score is the share of its mutants killed, leaving out those
-listed in `tools/equivalent_mutants.toml` (changes no test can see, each with its reason). Mutation happens in
+inside annotations (strings no code evaluates, under `from __future__ import annotations`; they are not even run)
+and those listed in `tools/equivalent_mutants.toml` (changes no test can see, each with its reason). Mutation happens in
 copies of the working tree under `out/mutation/` (one per job), never in the checkout, so a run stopped anywhere
 leaves the sources as they were; a module's session is kept there and resumes, unless the module or its tests
 changed. Surviving mutants are written, as diffs, to `out/mutation/<module>.survivors.txt`.
@@ -15,6 +16,7 @@ changed. Surviving mutants are written, as diffs, to `out/mutation/<module>.surv
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import os
 import shutil
@@ -121,6 +123,48 @@ def config_text(module: str) -> str:
     )
 
 
+def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The (start, end) positions of every annotation of a module that imports `annotations` from `__future__`:
+    there they are strings no code evaluates, so a mutant inside one changes nothing. None for other modules."""
+    tree = ast.parse(source)
+    future = any(
+        isinstance(node, ast.ImportFrom)
+        and node.module == "__future__"
+        and any(a.name == "annotations" for a in node.names)
+        for node in tree.body
+    )
+    if not future:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        annotations = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+            every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+            annotations = [argument.annotation for argument in every if argument is not None] + [node.returns]
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        found += [((a.lineno, a.col_offset), (a.end_lineno, a.end_col_offset)) for a in annotations if a is not None]
+    return found
+
+
+def in_annotation(spec, spans: list[tuple[tuple[int, int], tuple[int, int]]]) -> bool:
+    """Whether a mutation's source range lies inside an annotation (cosmic-ray's lines count from 1, as ast's)."""
+    return any(start <= tuple(spec.start_pos) and tuple(spec.end_pos) <= end for start, end in spans)
+
+
+def skip_annotations(module: str, session: Path) -> None:
+    """Mark the session's mutants inside annotations as skipped, so they are not run."""
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans((ROOT / module).read_text(encoding="utf-8"))
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item in list(db.pending_work_items):
+            if in_annotation(item.mutations[0], spans):
+                db.set_result(item.job_id, WorkResult(WorkerOutcome.SKIPPED, "inside an annotation"))
+
+
 def run_module(module: str, copy: Path) -> None:
     """Initialise (or resume) the module's session and run its pending mutants in `copy`."""
     name = name_of(module)
@@ -131,6 +175,7 @@ def run_module(module: str, copy: Path) -> None:
         session.unlink(missing_ok=True)
         config.write_text(config_text(module))
         subprocess.run([str(COSMIC_RAY), "init", str(config), str(session)], cwd=copy, env=env, check=True)
+        skip_annotations(module, session)
         stamp.write_text(current)
     print(f"mutating {module} ...", flush=True)
     subprocess.run([str(COSMIC_RAY), "exec", str(config), str(session)], cwd=copy, env=env, check=True,
@@ -154,17 +199,21 @@ def changed_lines(diff: str) -> tuple[str, str]:
 def score(module: str) -> Score | None:
     """The module's score from its session, and its survivors written out; None when it has no session."""
     from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
 
     session = OUT / f"{name_of(module)}.sqlite"
     if not session.exists():
         return None
     known = [entry for entry in equivalents() if entry["module"] == module]
+    spans = annotation_spans((ROOT / module).read_text(encoding="utf-8"))
     killed = survived = equivalent = 0
     survivors = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         total = db.num_work_items
         for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED or in_annotation(item.mutations[0], spans):
+                equivalent += 1  # inside an annotation: never evaluated
+                continue
             if result.test_outcome != TestOutcome.SURVIVED:
                 killed += 1  # killed, or incompetent (the mutant does not even import): the tests see it
                 continue
