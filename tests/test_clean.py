@@ -44,6 +44,21 @@ def test_control_characters_are_dropped_but_page_breaks_separate_lines():
     assert normalize_text("dose\x00 adjusted\x07\x1b\fnext page") == "dose adjusted\nnext page"
 
 
+@pytest.mark.parametrize(
+    ("char", "kept"),
+    [
+        ("\x1f", False),  # the last C0 control
+        (" ", True),  # the first printable ASCII character
+        ("~", True),  # the last printable ASCII character
+        ("\x7f", False),  # DEL, the first character dropped above ASCII
+        ("\x9f", False),  # the last C1 control
+        ("\xa1", True),  # the first printable Latin-1 character after the no-break space
+    ],
+)
+def test_control_character_ranges_end_where_printable_text_starts(char, kept):
+    assert normalize_text(f"a{char}b") == (f"a{char}b" if kept else "ab")
+
+
 def test_text_is_composed_to_nfc():
     assert normalize_text("Sjo\u0308gren syndrome") == "Sj\u00f6gren syndrome"
 
@@ -56,6 +71,15 @@ def test_blank_line_runs_are_limited():
     text = "Heading\n\n\n\n\nParagraph\n \n\t\nEnd"
     assert normalize_text(text) == "Heading\n\nParagraph\n\nEnd"
     assert normalize_text(text, max_blank_lines=2) == "Heading\n\n\nParagraph\n\n\nEnd"
+
+
+@pytest.mark.parametrize(
+    ("blank_lines", "kept"),
+    [(2, 2), (3, 3), (4, 3), (6, 3)],  # up to the limit of 3 blank lines stays; more becomes 3
+)
+def test_the_blank_line_limit_is_exact_on_both_sides(blank_lines, kept):
+    text = "Heading" + "\n" * (blank_lines + 1) + "End"
+    assert normalize_text(text, max_blank_lines=3) == "Heading" + "\n" * (kept + 1) + "End"
 
 
 def test_text_is_stripped_at_both_ends():

@@ -57,8 +57,16 @@ def test_the_score_counts_killed_over_killed_and_surviving_leaving_out_equivalen
     assert found.line().endswith("75.0%  unfinished")
 
 
-def test_changed_lines_ignore_the_file_headers_and_indentation():
-    assert mutation.changed_lines(diff("return a + b", "return a - b")) == ("return a + b", "return a - b")
+def test_changed_lines_ignore_the_file_headers_and_all_whitespace():
+    assert mutation.changed_lines(diff("return a + b", "return a - b")) == ("returna+b", "returna-b")
+    removed_decorator = "--- a/m.py\n+++ b/m.py\n@@ -1,4 +1,1 @@\n-\n-\n-@functools.lru_cache(maxsize=64)\n def f():\n"
+    assert mutation.changed_lines(removed_decorator) == ("@functools.lru_cache(maxsize=64)", "")
+    assert mutation.listed(
+        {"removed": "@functools.lru_cache(maxsize=64)", "added": ""}, "@functools.lru_cache(maxsize=64)", ""
+    )
+    assert mutation.listed(
+        {"removed": "x(maxsize=65)", "added": ""}, *mutation.changed_lines(diff("x(maxsize= 65)", ""))
+    )
 
 
 def test_every_module_and_test_named_exists():

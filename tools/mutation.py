@@ -189,11 +189,19 @@ def equivalents() -> list[dict[str, str]]:
 
 
 def changed_lines(diff: str) -> tuple[str, str]:
-    """The removed and added lines of a mutant's diff, stripped: what identifies it across line shifts."""
+    """The removed and added lines of a mutant's diff without any whitespace (cosmic-ray writes `maxsize= 65`, and a
+    removed decorator takes blank lines with it): what identifies a mutant across edits and line shifts."""
     lines = diff.splitlines()
-    removed = "\n".join(line[1:].strip() for line in lines if line.startswith("-") and not line.startswith("---"))
-    added = "\n".join(line[1:].strip() for line in lines if line.startswith("+") and not line.startswith("+++"))
+    removed = "".join(
+        "".join(line[1:].split()) for line in lines if line.startswith("-") and not line.startswith("---")
+    )
+    added = "".join("".join(line[1:].split()) for line in lines if line.startswith("+") and not line.startswith("+++"))
     return removed, added
+
+
+def listed(entry: dict[str, str], removed: str, added: str) -> bool:
+    """Whether an equivalents entry names this change (compared without whitespace, as `changed_lines` gives it)."""
+    return "".join(entry["removed"].split()) == removed and "".join(entry["added"].split()) == added
 
 
 def score(module: str) -> Score | None:
@@ -218,7 +226,7 @@ def score(module: str) -> Score | None:
                 killed += 1  # killed, or incompetent (the mutant does not even import): the tests see it
                 continue
             removed, added = changed_lines(result.diff or "")
-            if any(entry["removed"].strip() == removed and entry["added"].strip() == added for entry in known):
+            if any(listed(entry, removed, added) for entry in known):
                 equivalent += 1
                 continue
             survived += 1
