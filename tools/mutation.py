@@ -78,11 +78,12 @@ def name_of(module: str) -> str:
     return module.replace("/", "_").removesuffix(".py")
 
 
-def fingerprint(module: str) -> str:
-    """sha256 of a module and its tests: a session is of these bytes, and starts over when they change."""
+def fingerprint(module: str, tree: Path) -> str:
+    """sha256 of a module and its tests as they are in `tree`: a session is of these bytes, and starts over when
+    they change."""
     digest = hashlib.sha256()
     for path in (module, *MODULES[module]):
-        digest.update(path.encode() + b"\0" + (ROOT / path).read_bytes())
+        digest.update(path.encode() + b"\0" + (tree / path).read_bytes())
     return digest.hexdigest()
 
 
@@ -169,7 +170,7 @@ def run_module(module: str, copy: Path) -> None:
     """Initialise (or resume) the module's session and run its pending mutants in `copy`."""
     name = name_of(module)
     config, session, stamp = OUT / f"{name}.toml", OUT / f"{name}.sqlite", OUT / f"{name}.fingerprint"
-    current = fingerprint(module)
+    current = fingerprint(module, copy)  # the bytes being mutated, whatever the checkout holds by now
     env = {**os.environ, "PYTHONPATH": str(copy), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     if not (session.exists() and stamp.exists() and stamp.read_text() == current):
         session.unlink(missing_ok=True)
