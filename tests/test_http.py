@@ -195,26 +195,20 @@ def test_requests_to_one_host_are_spaced_by_the_delay_even_from_threads(server, 
     assert sorted(starts) == pytest.approx([100.2, 100.4, 100.6])
 
 
-def test_robots_crawl_delay_longer_than_ours_is_honoured(server, client):
-    clock, starts = ScriptedClock(), []
-    server.route("/robots.txt", reply(200, b"User-agent: *\nCrawl-delay: 0.25\n"))
-    server.route("/a", stamped(clock, starts, b"a"))
-    server.route("/b", stamped(clock, starts, b"b"))
-    polite = client(delay=0.1, clock=clock, sleep=clock.sleep)
+@pytest.mark.parametrize(
+    ("crawl_delay", "ours", "starts"),
+    [(0.25, 0.1, [100.25, 100.5]), (0.05, 0.3, [100.3, 100.6])],
+    ids=["robots-longer-is-honoured", "robots-shorter-leaves-ours"],
+)
+def test_the_longer_of_robots_crawl_delay_and_ours_spaces_requests(server, client, crawl_delay, ours, starts):
+    clock, seen = ScriptedClock(), []
+    server.route("/robots.txt", reply(200, f"User-agent: *\nCrawl-delay: {crawl_delay}\n".encode()))
+    server.route("/a", stamped(clock, seen, b"a"))
+    server.route("/b", stamped(clock, seen, b"b"))
+    polite = client(delay=ours, clock=clock, sleep=clock.sleep)
     polite.get(server.base + "/a")
     polite.get(server.base + "/b")
-    assert starts == pytest.approx([100.25, 100.5])
-
-
-def test_robots_crawl_delay_shorter_than_ours_leaves_ours(server, client):
-    clock, starts = ScriptedClock(), []
-    server.route("/robots.txt", reply(200, b"User-agent: *\nCrawl-delay: 0.05\n"))
-    server.route("/a", stamped(clock, starts, b"a"))
-    server.route("/b", stamped(clock, starts, b"b"))
-    polite = client(delay=0.3, clock=clock, sleep=clock.sleep)
-    polite.get(server.base + "/a")
-    polite.get(server.base + "/b")
-    assert starts == pytest.approx([100.3, 100.6])
+    assert seen == pytest.approx(starts)
 
 
 # Downloads and the fetch log
