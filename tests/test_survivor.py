@@ -105,3 +105,57 @@ def test_a_later_update_of_the_same_article_wins_over_an_earlier_one():
     baseline = doc("pmc:PMC1", source="pmc", date="2020-01-01", meta={"last_updated": "2024-06-18 10:00:00"})
     incremental = doc("pmc:PMC1b", source="pmc", date="2020-01-01", meta={"last_updated": "2025-02-03 08:00:00"})
     assert survivor(baseline, incremental) == "pmc:PMC1b"
+
+
+# --- each component on both sides of its boundary: the documents differ in it and in a longer text, which wins
+# --- only when the component ties
+
+
+def longer(doc_id: str, **fields) -> Document:
+    return doc(doc_id, text="A longer text than the other one.", **fields)
+
+
+def test_the_newer_revision_wins_and_revision_zero_is_no_newer_than_none():
+    assert survivor(doc("pubmed:a", meta={"revision": 250002}), longer("pubmed:b", meta={"revision": 250001})) == (
+        "pubmed:a"
+    )
+    assert survivor(doc("pubmed:a", meta={"revision": 0}), longer("pubmed:b")) == "pubmed:b"
+    assert survivor(doc("pubmed:a", meta={"revision": "250002"}), longer("pubmed:b")) == "pubmed:b"  # not a number
+
+
+@pytest.mark.parametrize(
+    ("newer", "older"),
+    [
+        ("2020-05-04", "2020-05-03"),  # by a day
+        ("2020-05-02", "2020-05-01"),
+        ("2020-06-01", "2020-05-31"),  # by a month, against a later day
+        ("2021-01-01", "2020-12-31"),  # by a year, against a later month and day
+        ("2020-01-01", "2020"),  # a stated day is later than a year alone (its month and day count as 0)
+        ("2020-01", "2020"),
+    ],
+)
+def test_the_later_date_wins_down_to_the_day(newer, older):
+    assert survivor(doc("pubmed:a", date=newer), longer("pubmed:b", date=older)) == "pubmed:a"
+
+
+def test_the_same_date_ties_and_the_next_component_decides():
+    assert survivor(doc("pubmed:a", date="2020-05-04"), longer("pubmed:b", date="2020-05-04")) == "pubmed:b"
+
+
+@pytest.mark.parametrize(
+    ("stated", "other"),
+    [("1.2.3.5", "1.2.3.4"), ("0", None), ("10", "9")],  # the fourth part counts; a stated 0 beats none
+)
+def test_a_higher_version_wins_to_the_fourth_part(stated, other):
+    other_meta = {} if other is None else {"version": other}
+    assert survivor(doc("g:a", meta={"version": stated}), longer("g:b", meta=other_meta)) == "g:a"
+
+
+@pytest.mark.parametrize(("first", "second"), [("2", "2.0"), ("1.2.3.4.9", "1.2.3.4.1")])
+def test_versions_equal_to_the_fourth_part_tie(first, second):
+    assert survivor(doc("g:a", meta={"version": first}), longer("g:b", meta={"version": second})) == "g:b"
+
+
+@pytest.mark.parametrize(("licence", "rank"), [("PD", 0), ("pd", 0), ("PROPRIETARY", 7), ("PE-terms", 7)])
+def test_only_pd_itself_or_a_public_domain_name_ranks_as_public_domain(licence, rank):
+    assert licence_rank(licence) == rank
