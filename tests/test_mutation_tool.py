@@ -111,3 +111,10 @@ def test_mutants_inside_annotations_are_told_from_those_in_code():
 
 def test_without_the_future_import_annotations_are_evaluated_and_mutated_like_code():
     assert mutation.annotation_spans(SOURCE.replace("from __future__ import annotations\n", "")) == []
+
+
+def test_a_star_names_every_change_of_the_line_and_nothing_else():
+    entry = {"removed": "@functools.lru_cache(maxsize=64)", "added": "*"}
+    assert mutation.listed(entry, "@functools.lru_cache(maxsize=64)", "@functools.lru_cache(maxsize=65)")
+    assert mutation.listed(entry, "@functools.lru_cache(maxsize=64)", "")
+    assert not mutation.listed(entry, "@functools.lru_cache(maxsize=2)", "")

@@ -186,11 +186,6 @@ class Index:
     blocked: Mapping[str, tuple[str, str]]
     benchmarks: tuple[dict[str, Any], ...]
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the gram arrays (the bulk of the index; parts and blocked ids are small besides)."""
-        return self.keys.nbytes + self.starts.nbytes + self.owners.nbytes + self.prefilter.nbytes
-
     def candidates(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions in `hashes`, positions in `keys`) of the hashes that are indexed keys."""
         low = hashes & np.uint64((1 << FILTER_BITS) - 1)
