@@ -1,8 +1,10 @@
 """`make mutation`'s bookkeeping: a module's score from its cosmic-ray session, equivalents left out by their
 changed lines, survivors written out, and copies of the tree that import their own sources."""
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,31 @@ def test_a_star_names_every_change_of_the_line_and_nothing_else():
     assert mutation.listed(entry, "@functools.lru_cache(maxsize=64)", "@functools.lru_cache(maxsize=65)")
     assert mutation.listed(entry, "@functools.lru_cache(maxsize=64)", "")
     assert not mutation.listed(entry, "@functools.lru_cache(maxsize=2)", "")
+
+
+def test_stopping_the_runner_kills_the_runs_it_started_and_their_children(tmp_path):
+    # A stand-in runner: `_run` a shell that starts a child sleeping a minute, then SIGTERM the runner.
+    script = tmp_path / "runner.py"
+    script.write_text(
+        "import signal, sys, threading, time\n"
+        f"sys.path.insert(0, {str(ROOT / 'tools')!r})\n"
+        "import mutation\n"
+        "signal.signal(signal.SIGTERM, mutation._stop)\n"
+        "threading.Thread(target=mutation._run, args=(['sh', '-c', 'sleep 60 & echo $! > child; wait'], "
+        f"{str(tmp_path)!r}, {{}}), daemon=True).start()\n"
+        "time.sleep(60)\n"
+    )
+    runner = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    child = tmp_path / "child"
+    for _ in range(100):
+        if child.exists() and child.read_text().strip():
+            break
+        time.sleep(0.05)
+    pid = int(child.read_text())
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=10) == 130
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+            break
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"

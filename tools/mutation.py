@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -168,6 +171,36 @@ def skip_annotations(module: str, session: Path) -> None:
                 db.set_result(item.job_id, WorkResult(WorkerOutcome.SKIPPED, "inside an annotation"))
 
 
+# Process groups of the cosmic-ray runs going on: stopping the runner stops them and the test runs they started.
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], quiet: bool = False) -> None:
+    """Run a command in its own process group, which is killed if this runner is stopped while it runs."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, start_new_session=True, stdout=subprocess.DEVNULL if quiet else None
+    )
+    with _RUNNING_LOCK:
+        _RUNNING.add(process.pid)
+    try:
+        if process.wait() != 0:
+            raise subprocess.CalledProcessError(process.returncode, command)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(process.pid)
+
+
+def _stop(signum: int, frame: object) -> None:
+    """On SIGINT or SIGTERM: kill every running group (cosmic-ray and its pytest), then leave."""
+    with _RUNNING_LOCK:
+        for group in _RUNNING:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+    print("mutation: stopped; the sessions resume on the next run", file=sys.stderr)
+    os._exit(130)
+
+
 def run_module(module: str, copy: Path) -> None:
     """Initialise (or resume) the module's session and run its pending mutants in `copy`."""
     name = name_of(module)
@@ -177,12 +210,11 @@ def run_module(module: str, copy: Path) -> None:
     config.write_text(config_text(module))  # the timeout and command may change without the session starting over
     if not (session.exists() and stamp.exists() and stamp.read_text() == current):
         session.unlink(missing_ok=True)
-        subprocess.run([str(COSMIC_RAY), "init", str(config), str(session)], cwd=copy, env=env, check=True)
+        _run([str(COSMIC_RAY), "init", str(config), str(session)], copy, env)
         skip_annotations(module, session)
         stamp.write_text(current)
     print(f"mutating {module} ...", flush=True)
-    subprocess.run([str(COSMIC_RAY), "exec", str(config), str(session)], cwd=copy, env=env, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    _run([str(COSMIC_RAY), "exec", str(config), str(session)], copy, env, quiet=True)
 
 
 def equivalents() -> list[dict[str, str]]:
@@ -269,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         if not COSMIC_RAY.exists():
             print(f"cosmic-ray is not installed beside {sys.executable}: make install-dev", file=sys.stderr)
             return 2
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
         copies = [fresh_copy(OUT / f"work-{job}") for job in range(max(1, args.jobs))]
         queues = [modules[job :: len(copies)] for job in range(len(copies))]
 
