@@ -49,7 +49,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "gap_replay/dedup/minhash.py": ("tests/test_minhash.py",),
     "gap_replay/dedup/survivor.py": ("tests/test_survivor.py",),
     "gap_replay/mix.py": ("tests/test_mix.py",),
-    "gap_replay/shards/indexed.py": ("tests/test_indexed.py",),
+    "gap_replay/shards/indexed.py": ("tests/test_indexed.py", "tests/test_indexed_boundaries.py"),
     "gap_replay/shards/manifest.py": ("tests/test_manifest.py",),
     "sources/pubmed.py": ("tests/test_pubmed.py", "tests/test_pubmed_updates.py"),
     "sources/jats.py": ("tests/test_jats.py", "tests/test_pmc.py"),
