@@ -43,3 +43,17 @@ def test_shard_count_covers_the_tokens_with_at_least_one_shard():
     assert shard_count(0, 100) == 1
     assert shard_count(100, 100) == 1
     assert shard_count(101, 100) == 2
+
+
+def test_replay_target_rounds_the_exact_share_up():
+    # 10 medical tokens at a quarter of the mix: 10 x 0.25 / 0.75 = 3.33 replay tokens, so 4
+    assert replay_target(10, 0.25) == 4
+    assert replay_target(30, 0.25) == 10  # exactly 10: no rounding
+
+
+def test_replay_threshold_takes_nothing_for_no_target_and_the_first_draw_for_one_token():
+    candidates = [(0.3, 5), (0.7, 5)]
+    assert replay_threshold(candidates, -5) == -1.0
+    assert replay_threshold(candidates, 0) == -1.0
+    assert replay_threshold(candidates, 1) == 0.3
+    assert replay_threshold([], 10) == -1.0  # nothing to draw: nothing taken
