@@ -1,13 +1,16 @@
 """Every check of the shard writer and reader on both sides of its boundary; the files are packed by hand here
 (`megatron_idx`), never by the code under test."""
 
+import os
 import struct
 
 import numpy as np
 import pytest
 from test_indexed import megatron_idx, write_shard
 
+from gap_replay.shards import indexed
 from gap_replay.shards.indexed import (
+    DTYPE_CODES,
     HEADER,
     IndexedDataset,
     IndexedDatasetWriter,
@@ -185,3 +188,41 @@ def test_a_part_beyond_the_sequence_is_out_of_range(three, offset, length):
 
 def test_the_document_count_excludes_the_leading_index(three):
     assert (three.num_documents, len(three), three.num_tokens) == (3, 3, 6)
+
+
+def test_dtype_codes_are_megatrons():
+    # Megatron-LM's DType enum: uint8 1, int8 2, int16 3, int32 4, int64 5, float64 6, float32 7, uint16 8.
+    expected = {1: "uint8", 2: "int8", 3: "int16", 4: "int32", 5: "int64", 6: "float64", 7: "float32", 8: "uint16"}
+    assert {code: dtype.name for code, dtype in DTYPE_CODES.items()} == expected
+    assert all(dtype.byteorder in "<|=" for dtype in DTYPE_CODES.values())
+
+
+@pytest.mark.parametrize("bad", [None, 3])  # None: sound; 3: a pointer wrong in the second chunk
+def test_validation_in_chunks_carries_the_byte_count_across_them(tmp_path, monkeypatch, bad):
+    monkeypatch.setattr(indexed, "_CHECK_CHUNK", 2)
+    data = bytearray(megatron_idx(8, 2, [1, 2, 3, 4, 5]))
+    if bad is not None:
+        struct.pack_into("<q", data, 34 + 4 * 5 + 8 * bad, 7)  # should be 2 * (1 + 2 + 3) = 12
+    problems = validate(write_files(tmp_path, bytes(data), 15))
+    expected = [f"{tmp_path / 'h.idx'}: sequence 3 points at byte 7, but the sizes before it end at byte 12"]
+    assert problems == ([] if bad is None else expected)
+    if bad is None:
+        assert IndexedDataset(tmp_path / "h").num_tokens == 15
+
+
+def test_a_shard_whose_index_cannot_be_moved_into_place_leaves_neither_file(tmp_path, monkeypatch):
+    real_replace = os.replace
+    moves = []
+
+    def second_move_fails(source, target):
+        moves.append(target)
+        if len(moves) == 2:
+            raise OSError(28, "No space left on device")
+        real_replace(source, target)
+
+    monkeypatch.setattr(indexed.os, "replace", second_move_fails)
+    writer = IndexedDatasetWriter(tmp_path / "full", np.dtype(np.uint16))
+    writer.add_document([1, 2])
+    with pytest.raises(OSError, match="No space left"):
+        writer.close()
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
