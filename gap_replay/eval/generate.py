@@ -54,7 +54,7 @@ def generate(
     logits = model.extend(state, ids, positions, real)[:, -1]
     next_position = positions[:, -1] + 1
     produced: list[list[int]] = [[] for _ in prompts]
-    texts = [""] * len(prompts)
+    texts = [""] * len(prompts)  # with stop strings: each row's text so far, cut at the first stop
     done = [False] * len(prompts)
     for _ in range(max_new_tokens):
         if temperature > 0:
@@ -71,10 +71,11 @@ def generate(
                 done[row] = True
                 continue
             produced[row].append(token)
-            texts[row], done[row] = _cut_at_stop(model.tokenizer.decode(produced[row]), stops)
+            if stops:  # only a stop string needs the text at every step
+                texts[row], done[row] = _cut_at_stop(model.tokenizer.decode(produced[row]), stops)
         if all(done):
             break
         step = torch.tensor(chosen, dtype=torch.long)[:, None]
         logits = model.extend(state, step, next_position[:, None], torch.ones_like(step, dtype=torch.bool))[:, -1]
         next_position = next_position + 1
-    return texts
+    return texts if stops else [model.tokenizer.decode(tokens) for tokens in produced]

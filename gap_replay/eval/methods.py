@@ -71,14 +71,13 @@ def best(scores: dict[str, float]) -> str:
     return max(sorted(scores), key=lambda letter: (scores[letter], -ord(letter)))
 
 
-def split_tokens(model: EvalModel, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """(context ids, continuation ids): the whole text's tokens split where the context's own tokens end, so the
-    continuation is tokenized as it would be in running text; encoded apart when a token spans the boundary."""
+def continuation_tokens(model: EvalModel, context: str, head: list[int], continuation: str) -> list[int]:
+    """The continuation's ids after `context` (whose own ids are `head`): the whole text's tokens past the context's,
+    so the continuation is tokenized as in running text; encoded apart when a token spans the boundary."""
     whole = model.tokenizer.encode(context + continuation)
-    head = model.tokenizer.encode(context)
     if whole[: len(head)] == head and len(whole) > len(head):
-        return head, whole[len(head) :]
-    return head, model.tokenizer.encode(continuation)
+        return whole[len(head) :]
+    return model.tokenizer.encode(continuation)
 
 
 @dataclass(frozen=True)
@@ -100,10 +99,10 @@ def top_token(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item]) 
     prompts = [run.template.multiple_choice(item, draw_shots(item, pool, run.shots, run.seed, task)) for item in items]
     letter_ids: dict[str, int] = {}
     contexts = []
-    for item, prompt in zip(items, prompts, strict=True):
-        context = []
+    for prompt, item in zip(prompts, items, strict=True):
+        context = run.model.tokenizer.encode(prompt)
         for letter in item.letters:
-            context, letter_tokens = split_tokens(run.model, prompt, run.template.choice_of(letter))
+            letter_tokens = continuation_tokens(run.model, prompt, context, run.template.choice_of(letter))
             if len(letter_tokens) != 1:
                 raise ValueError(
                     f"top_token needs each answer letter to be one token: {run.template.choice_of(letter)!r} is "
@@ -131,9 +130,10 @@ def loglik(run: Run, task: str, items: Sequence[Item], pool: Sequence[Item]) -> 
     lengths = []
     for item in items:
         prompt = run.template.cloze_prompt(item, draw_shots(item, pool, run.shots, run.seed, task))
+        head = run.model.tokenizer.encode(prompt)  # once per item, not once per option
         for _, text in item.options:
             continuation = run.template.continuation_of(text)
-            requests.append(split_tokens(run.model, prompt, continuation))
+            requests.append((head, continuation_tokens(run.model, prompt, head, continuation)))
             lengths.append(len(continuation))
     flat = continuation_logprobs(run.model, requests, run.batch_size, run.progress)
     predictions = []

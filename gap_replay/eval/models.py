@@ -8,6 +8,7 @@ fp32 on the CPU. Nothing is downloaded: a Hugging Face id must already be in the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -108,8 +109,7 @@ class EvalModel:
         ids, positions, real = ids.to(self.device), positions.to(self.device), real.to(self.device)
         if self.backend == "transformers":
             state.seen = torch.cat([state.seen, real], dim=1)
-            # transformers 5 renamed `past_key_values` to `cache`, in the arguments and in the output
-            keyword = "cache" if "cache" in inspect.signature(self.module.forward).parameters else "past_key_values"
+            keyword = self._cache_keyword
             out = self.module(
                 input_ids=ids,
                 attention_mask=state.seen.long(),
@@ -120,6 +120,11 @@ class EvalModel:
             state.cache = getattr(out, keyword)
             return out.logits.float()
         return self.module.decode(ids, positions, real, state.cache).float()
+
+    @functools.cached_property
+    def _cache_keyword(self) -> str:
+        """transformers 5 renamed `past_key_values` to `cache`, in the arguments and in the output; read once."""
+        return "cache" if "cache" in inspect.signature(self.module.forward).parameters else "past_key_values"
 
     def describe(self) -> dict[str, Any]:
         return {
