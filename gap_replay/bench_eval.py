@@ -51,24 +51,44 @@ def rendered(row: dict) -> str:
     return f"Question: {row['question']}\nOptions:\n{options}\nAnswer: {row['answer_idx']}"
 
 
-def random_model(folder: Path, texts: list[str]) -> Path:
-    """A random Llama of the tiny config's size, with a byte-level BPE of 2,048 ids trained on `texts` (laid out as
-    the prompts are, so each answer letter is one token)."""
+def random_model(
+    folder: Path,
+    texts: list[str],
+    vocab_size: int = 2048,
+    max_length: int = 2048,
+    init_std: float = 0.02,
+    hidden_size: int = 128,
+    intermediate_size: int = 352,
+    num_layers: int = 4,
+) -> Path:
+    """A random Llama (the tiny config's shape by default; 4 heads sharing 2 of keys),
+    exported as the trainer exports (safetensors, config.json, tokenizer.json), with a byte-level BPE trained on
+    `texts` (laid out as the prompts are, so each answer letter is one token); a larger `init_std` gives options
+    clearly different scores."""
     import torch
 
     from gap_replay.shards.tokenizer import train_bpe
     from gap_replay.train.hf import ExportTokenizer, save_hf
     from gap_replay.train.model import Llama, ModelArgs
 
-    tokenizer_file = folder.parent / "bench-tokenizer.json"
-    tokenizer = train_bpe(texts, 2048, tokenizer_file)
+    tokenizer_file = folder.parent / f"{folder.name}-tokenizer.json"
+    tokenizer = train_bpe(texts, vocab_size, tokenizer_file)
     torch.manual_seed(0)
-    args = ModelArgs(tokenizer.vocab_size, 128, 352, 4, 4, 2, tie_embeddings=True, max_position_embeddings=2048)
+    args = ModelArgs(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_layers=num_layers,
+        num_heads=4,
+        num_kv_heads=2,
+        tie_embeddings=True,
+        max_position_embeddings=max_length,
+        init_std=init_std,
+    )
     model = Llama(args)
     model.init_weights()
-    save_hf(
-        model, folder, eos_token_id=tokenizer.eos_id, tokenizer=ExportTokenizer(tokenizer_file, "<|endoftext|>", 2048)
-    )
+    export = ExportTokenizer(tokenizer_file, tokenizer.eos_token, max_length)
+    save_hf(model, folder, dtype=torch.float32, eos_token_id=tokenizer.eos_id, tokenizer=export)
     return folder
 
 
