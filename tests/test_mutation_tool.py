@@ -59,6 +59,70 @@ def test_the_score_counts_killed_over_killed_and_surviving_leaving_out_equivalen
     assert found.line().endswith("75.0%  unfinished")
 
 
+def test_when_only_the_tests_changed_the_survivors_run_again_and_the_kills_stand(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "none.toml")
+    session(
+        tmp_path / "gap_replay_mix.sqlite",
+        [
+            (Outcome.KILLED, diff("return a + b", "return a - b")),
+            (Outcome.SURVIVED, diff("if a < b:", "if a <= b:")),
+            (Outcome.INCOMPETENT, diff("import math", "import math2")),
+            (Outcome.SURVIVED, diff("x = 2", "x = 3")),
+        ],
+    )
+
+    assert mutation.retest_survivors(tmp_path / "gap_replay_mix.sqlite") == 2
+
+    found = mutation.score("gap_replay/mix.py")
+    assert (found.killed, found.survived, found.pending) == (2, 0, 2)
+
+
+def test_a_run_that_failed_rather_than_its_tests_is_pending_and_runs_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "none.toml")
+    path = tmp_path / "gap_replay_mix.sqlite"
+    session(path, [(Outcome.KILLED, diff("return a + b", "return a - b")), (None, "")])
+    with use_db(str(path), WorkDB.Mode.open) as db:  # the module's file was gone when cosmic-ray wrote it back
+        db.set_result("1", WorkResult(WorkerOutcome.EXCEPTION, "FileNotFoundError", Outcome.INCOMPETENT, None))
+
+    found = mutation.score("gap_replay/mix.py")
+    assert (found.killed, found.survived, found.pending) == (1, 0, 1)
+    assert mutation.forget_failed_runs(path) == 1
+    with use_db(str(path), WorkDB.Mode.open) as db:
+        assert [item.job_id for item in db.pending_work_items] == ["1"]
+
+
+def test_a_module_is_mutated_by_one_run_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+
+    with (
+        mutation.module_lock("gap_replay/mix.py") as first,
+        mutation.module_lock("gap_replay/mix.py") as second,
+        mutation.module_lock("gap_replay/text/lang.py") as other,
+    ):
+        assert (first, second, other) == (True, False, True)
+    with mutation.module_lock("gap_replay/mix.py") as again:
+        assert again
+
+
+def test_the_fingerprint_tells_a_changed_module_from_changed_tests(tmp_path, monkeypatch):
+    monkeypatch.setitem(mutation.MODULES, "pkg/rule.py", ("tests/test_rule.py",))
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "pkg/rule.py").write_text("LIMIT = 3\n")
+    (tmp_path / "tests/test_rule.py").write_text("def test_limit(): ...\n")
+    first = mutation.fingerprint("pkg/rule.py", tmp_path).splitlines()
+
+    (tmp_path / "tests/test_rule.py").write_text("def test_limit(): ...\ndef test_more(): ...\n")
+    tests_changed = mutation.fingerprint("pkg/rule.py", tmp_path).splitlines()
+    (tmp_path / "pkg/rule.py").write_text("LIMIT = 4\n")
+    module_changed = mutation.fingerprint("pkg/rule.py", tmp_path).splitlines()
+
+    assert tests_changed[0] == first[0] and tests_changed[1] != first[1]
+    assert module_changed[0] != first[0] and module_changed[1] == tests_changed[1]
+
+
 def test_changed_lines_ignore_the_file_headers_and_all_whitespace():
     assert mutation.changed_lines(diff("return a + b", "return a - b")) == ("returna+b", "returna-b")
     removed_decorator = "--- a/m.py\n+++ b/m.py\n@@ -1,4 +1,1 @@\n-\n-\n-@functools.lru_cache(maxsize=64)\n def f():\n"
