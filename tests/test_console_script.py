@@ -120,3 +120,18 @@ def test_pubmed_parse_starts_without_beam_parquet_the_recipe_models_http_or_lang
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_the_guideline_extractors_and_one_organisation_load_without_the_other_organisations():
+    # The organisation modules load when asked for: a parse of WHO files imports WHO's module, not fifteen others.
+    probe = (
+        "import sys, gap_replay.sources.guidelines.extract; from gap_replay.sources import guidelines; "
+        "assert 'cdc' in guidelines.ORGANISATIONS and 'acme' not in guidelines.ORGANISATIONS; "
+        "before = sorted(key for key in guidelines.KEYS if f'gap_replay.sources.guidelines.{key}' in sys.modules); "
+        "guidelines.ORGANISATIONS['who']; "
+        "after = sorted(key for key in guidelines.KEYS if f'gap_replay.sources.guidelines.{key}' in sys.modules); "
+        "print(before, after, len(guidelines.ORGANISATIONS), list(guidelines.ORGANISATIONS)[:2])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] ['who'] 16 ['aafp', 'cco']"

@@ -6,7 +6,7 @@ Raw files live under `raw/guidelines/<organisation>/`; the organisation of a fil
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import BinaryIO
@@ -22,7 +22,28 @@ KEYS = (
     "aafp", "cco", "cdc", "cma", "cps", "drugs", "guidelinecentral", "icrc", "idsa", "magic", "mayo", "nice", "rch",
     "spor", "who", "wikidoc",
 )  # fmt: skip
-ORGANISATIONS: dict[str, ModuleType] = {key: importlib.import_module(f"{__name__}.{key}") for key in KEYS}
+
+
+class _Organisations(Mapping[str, ModuleType]):
+    """The organisation modules by key, each imported when first asked for: the extraction modules and a parse of
+    one organisation's files start without the other fifteen (and the Beam I/O their fetching needs)."""
+
+    def __getitem__(self, key: str) -> ModuleType:
+        if key not in KEYS:
+            raise KeyError(key)
+        return importlib.import_module(f"{__name__}.{key}")
+
+    def __contains__(self, key: object) -> bool:
+        return key in KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KEYS)
+
+    def __len__(self) -> int:
+        return len(KEYS)
+
+
+ORGANISATIONS: Mapping[str, ModuleType] = _Organisations()
 RAW_PATTERNS = ("*/*.html", "*/*.pdf", "*/*.json")
 
 
