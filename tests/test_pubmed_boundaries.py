@@ -4,8 +4,11 @@ Expected values are worked out by hand from the NLM DTD's meaning of each elemen
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -150,6 +153,24 @@ def test_a_vernacular_title_with_markup_is_not_a_publication_type():
 
 
 # --- the stream ----------------------------------------------------------------------------------------------------
+
+
+def test_a_later_gzip_member_that_refers_back_the_full_32_kb_window_is_read():
+    # 20 KB of seeded random words, twice: the second copy refers back 20 KB, past a 16 KB window.
+    rng = random.Random(7)
+    words = " ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(4000))[:20_000]
+    first = "<?xml version='1.0'?><PubmedArticleSet><PubmedArticle>" + citation() + "</PubmedArticle>"
+    second = (
+        "<PubmedArticle><MedlineCitation><PMID>8</PMID><Article><ArticleTitle>Long</ArticleTitle><Abstract>"
+        f"<AbstractText>{words} {words}</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle>"
+        "</PubmedArticleSet>"
+    )
+    packed = gzip.compress(first.encode(), mtime=0) + gzip.compress(second.encode(), mtime=0)
+
+    found = list(pubmed.parse(io.BytesIO(packed), "pubmed26n0001.xml.gz"))
+
+    assert [document.id for document in found] == ["pubmed:7", "pubmed:8"]
+    assert found[1].text == f"Long\n\n{words} {words}"
 
 
 def test_an_external_entity_is_never_read_from_the_disk(tmp_path):
