@@ -59,7 +59,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "sources/pubmed.py": ("tests/test_pubmed.py", "tests/test_pubmed_updates.py", "tests/test_pubmed_boundaries.py"),
     "sources/jats.py": ("tests/test_jats.py", "tests/test_pmc.py"),
     # `extract.py` only gathers what the organisation modules import; the extraction itself is these three.
-    "sources/guidelines/markdown.py": ("tests/test_extract.py",),
+    "sources/guidelines/markdown.py": ("tests/test_extract.py", "tests/test_guidelines_markdown.py"),
     "sources/guidelines/html_text.py": ("tests/test_extract.py",),
     "sources/guidelines/pdf_text.py": ("tests/test_extract.py",),
 }

@@ -15,7 +15,7 @@ PLAIN_SUPERSCRIPTS = frozenset({"®", "™", "©", "℠"})
 # A superscript that marks a citation or footnote: `12`, `3,4`, `1-3`, `*`, `†`, `a`.
 CITATION_MARK = re.compile(r"(\d{1,3}([,–\-−]\d{1,3})*|[*†‡§¶#]+|[a-z])[*†‡§¶#]*")
 # An inline citation in brackets: `[12]`, `[3,4]`, `[1-3, 7]` (not at a line start or in a table cell).
-BRACKET_CITATION = re.compile(r"(?<=[^\s|])\s?\[\s*\d{1,3}(?:\s*[,–\-−]\s*\d{1,3})*\s*\]")
+BRACKET_CITATION = re.compile(r"(?<=[^\s|])[^\S\n]?\[\s*\d{1,3}(?:\s*[,–\-−]\s*\d{1,3})*\s*\]")
 UNICODE_SUPERSCRIPT_CITATION = re.compile(r"(?<=[^\W\d_]|[.,;:)\]])[⁰¹²³⁴⁵⁶⁷⁸⁹]+(?:[,⁻–][⁰¹²³⁴⁵⁶⁷⁸⁹]+)*")
 # A line that opens a reference list: `References`, `## 7. Bibliography`, `Literature cited:`.
 REFERENCES_HEADING = re.compile(
@@ -120,7 +120,7 @@ def with_title_heading(title: str | None, text: str) -> str:
         return text
     wanted = normalised_words(title)
     first = normalised_words(text.lstrip().split("\n", 1)[0])
-    if first and (first in wanted or wanted in first):
+    if first and (f" {first} " in f" {wanted} " or f" {wanted} " in f" {first} "):
         return text
     lines = text.split("\n")
     leading = [index for index, line in enumerate(lines) if line.strip()][:TITLE_SEARCH_LINES]
@@ -134,14 +134,18 @@ def with_title_heading(title: str | None, text: str) -> str:
 def tidy_markdown(text: str) -> str:
     """Trailing spaces off, whitespace runs inside lines collapsed, bare `-` bullets joined to their text, at most
     one blank line in a row, and no indentation but a nested list item's (an indented line would read as a code
-    block); fenced code is left as it is."""
+    block; a list's depth counts from its first item); fenced code keeps its lines and indentation."""
     lines: list[str] = []
     pending_bullet = False
     fenced = False
     list_indent: int | None = None  # indentation of the last non-blank line when it is a list item
+    list_base = 0  # the source indentation of the list's first item: a list indented as a whole is not nested
     for raw in text.splitlines():
         stripped = raw.rstrip()
         if stripped.lstrip().startswith("```"):
+            if pending_bullet:  # a bullet with no text before the code: nothing to join it to
+                lines.pop()
+                pending_bullet = False
             fenced = not fenced
             lines.append(stripped.lstrip())
             continue
@@ -157,7 +161,9 @@ def tidy_markdown(text: str) -> str:
             pending_bullet = False
             continue
         is_item = body in ("-", "*") or bool(LIST_ITEM.match(body))
-        indent = min(depth, list_indent + 4) if is_item and list_indent is not None else 0
+        if is_item and list_indent is None:
+            list_base = depth
+        indent = max(0, min(depth - list_base, list_indent + 4)) if is_item and list_indent is not None else 0
         if body:
             list_indent = indent if is_item else None
         if body in ("-", "*"):
