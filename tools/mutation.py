@@ -60,8 +60,8 @@ MODULES: dict[str, tuple[str, ...]] = {
     "sources/jats.py": ("tests/test_jats.py", "tests/test_pmc.py"),
     # `extract.py` only gathers what the organisation modules import; the extraction itself is these three.
     "sources/guidelines/markdown.py": ("tests/test_extract.py", "tests/test_guidelines_markdown.py"),
-    "sources/guidelines/html_text.py": ("tests/test_extract.py",),
-    "sources/guidelines/pdf_text.py": ("tests/test_extract.py",),
+    "sources/guidelines/html_text.py": ("tests/test_extract.py", "tests/test_guidelines_html_text.py"),
+    "sources/guidelines/pdf_text.py": ("tests/test_extract.py", "tests/test_guidelines_pdf_text.py"),
 }
 
 

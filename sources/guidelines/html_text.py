@@ -43,8 +43,8 @@ KEEPS_WHITESPACE = frozenset({"pre", "textarea"})
 # Boxes inside the main content that belong to the site ("Report a problem", "Date modified", share buttons).
 BOILERPLATE_CLASS = re.compile(r"(?i)\bpage-?details\b|\breport-(a-)?problem\b|\bshare-?(this|buttons|tools)\b")
 CITATION_CLASS = re.compile(r"(?i)\b(ref|refs|reference|citation|cite|footnote|fn|xref)\b")
-LEFTOVER_TAG = re.compile(
-    r"(?i)</?(sup|sub|span|div|p|br|b|i|u|em|strong|a|font|small|big|mark|abbr|cite|ins|del|s|strike|tt|img|hr)"
+LEFTOVER_TAG = re.compile(  # not one trafilatura escaped (`\<b\>`): that is text about a tag
+    r"(?i)(?<!\\)</?(sup|sub|span|div|p|br|b|i|u|em|strong|a|font|small|big|mark|abbr|cite|ins|del|s|strike|tt|img|hr)"
     r"\b[^<>]*>"
 )
 MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~<>])")  # trafilatura's backslash escapes (`5 \< 6`)
@@ -86,7 +86,9 @@ MONTHS = {
     )
     for name in names
 }
-ISO_DATE = re.compile(r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})\b|^\s*(\d{4})(\d{2})(\d{2})\b")
+ISO_DATE = re.compile(
+    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?!\d)|^\s*(\d{4})(\d{2})(\d{2})(?!\d)"
+)  # a time may follow
 WORDY_DATE = re.compile(
     r"(?i)^\s*(?:(\d{1,2})\s+([a-z]+)\.?,?\s+(\d{4})|([a-z]+)\.?\s+(\d{1,2}),?\s+(\d{4})|([a-z]+)\.?,?\s+(\d{4}))\b"
 )
@@ -123,15 +125,15 @@ def declared_charset(data: bytes) -> str | None:
 
     Labels browsers read as windows-1252 (latin-1, ascii) map to cp1252, as the WHATWG encoding standard says.
     """
-    match = _DECLARED.search(data[:CHARSET_PRESCAN])
-    if match is None:
+    match = _DECLARED.search(data[: CHARSET_PRESCAN + 64])  # a label may run past the window it starts in
+    if match is None or match.start() >= CHARSET_PRESCAN:
         return None
     label = (match.group(1) or match.group(2)).decode("ascii").lower()
     try:
         name = codecs.lookup(label).name
     except LookupError:
         return None
-    return "cp1252" if name in ("latin-1", "iso8859-1", "ascii") else name
+    return "cp1252" if name in ("iso8859-1", "ascii") else name
 
 
 def decode_html(data: bytes) -> str:
@@ -165,7 +167,7 @@ def _canonical_url(tree: HtmlElement, url: str | None) -> str | None:
 
 def _page_lang(tree: HtmlElement) -> str | None:
     """The primary language subtag of `<html lang>` (`en-GB` -> `en`)."""
-    value = (tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang") or "").strip()
+    value = (tree.get("lang") or tree.get("xml:lang") or "").strip()  # lxml's HTML parser keeps the prefix
     return value.split("-")[0].split("_")[0].lower() or None
 
 
