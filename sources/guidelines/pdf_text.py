@@ -592,9 +592,10 @@ def _keeps_hyphen(head: str, tail: str, vocabulary: set[str]) -> bool:
 def _join_pair(text: str, line: str, vocabulary: set[str]) -> str:
     """Two lines of a paragraph joined. A word broken by a hyphen is rejoined: before a capital or a digit the
     hyphen is part of the word (`Wisconsin-Madison`, `COVID-19`), after a digit too (`12-month`); before a lower-case
-    letter it stays only in a compound (`_keeps_hyphen`). A soft hyphen always goes."""
-    if text.endswith("\u00ad") and line[:1].isalpha():
-        return text[:-1] + line
+    letter it stays only in a compound (`_keeps_hyphen`). A soft hyphen always goes: the word goes on in the next
+    line."""
+    if text.endswith("\u00ad"):
+        return text[:-1] + line if line[:1].isalnum() else f"{text[:-1]} {line}"
     match = _broken_word(text)
     if match is None or not line[:1].isalnum():
         return f"{text} {line}"
@@ -622,7 +623,7 @@ def _bullet_text(text: str) -> str | None:
 
 def _heading_runs(lines: list[_Line], body: float) -> set[int]:
     """Indexes of lines that are headings: runs of lines in one block, in one font at least HEADING_RATIO times the
-    body size, short (at most HEADING_MAX_WORDS words) and not ending like a sentence."""
+    body size, short (at most HEADING_MAX_WORDS words) and, past three words, not ending like a sentence."""
     headings: set[int] = set()
     start = 0
     while start < len(lines):
@@ -721,8 +722,9 @@ def _first_page_title(lines: list[_Line]) -> str | None:
 
 
 def _is_junk_title(title: str) -> bool:
-    """Whether a PDF's metadata title is no title: empty, a placeholder ("untitled", "Microsoft Word - x.doc"), a
-    file name, or digits and punctuation only."""
+    """Whether a PDF's metadata title is no title: under three characters, a placeholder ("untitled", "Microsoft
+    Word - x.doc"), without two letters in a row, or one token holding a digit, slash or underscore (a file or
+    document number; it takes short names such as `H5N1` with it, and the first page's title is used instead)."""
     title = title.strip()
     if len(title) < 3 or JUNK_TITLE.search(title) or not re.search(r"[^\W\d_]{2}", title):
         return True
