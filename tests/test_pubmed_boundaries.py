@@ -9,6 +9,7 @@ import io
 import json
 import random
 import string
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from gap_replay.recipe import PubMedConfig
 from gap_replay.sources import pubmed
 from gap_replay.sources.mirror import DATA
 from gap_replay.sources.mirror import pubmed as pubmed_mirror
-from gap_replay.sources.mirror.server import REQUIRED_HEADERS, serve
+from gap_replay.sources.mirror.server import REQUIRED_HEADERS, MirrorHandler, serve
 
 NCBI = "ftp.ncbi.nlm.nih.gov"
 
@@ -280,6 +281,25 @@ def test_a_baseline_folder_that_lists_no_file_is_a_failure(site, tmp_path):
     summary = fetch_from(site, tmp_path / "raw", PubMedConfig(update_url=None))
 
     assert (summary.downloaded, summary.failed) == (0, 1)
+
+
+class GoneUpdates(MirrorHandler):
+    """The mirror, with the update folder answering 410 Gone: a failure past 404, not retried."""
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/updatefiles/"):
+            self._reply(HTTPStatus.GONE, b"Gone\n", "text/plain", send_body=True)
+            return
+        super().do_GET()
+
+
+def test_an_update_listing_answering_past_404_is_a_failure(site, tmp_path):
+    with serve(site, handler=GoneUpdates) as base, PoliteClient(user_agent="test", delay=0, mirror=base) as client:
+        summary = pubmed.fetch(PubMedConfig(), tmp_path / "raw", client)
+
+    assert (summary.downloaded, summary.failed) == (2, 1)
+    [error] = summary.errors
+    assert error.startswith(f"https://{NCBI}/pubmed/updatefiles/: listing failed: HTTP 410")
 
 
 def test_an_update_listing_refused_rather_than_missing_is_a_failure(site, tmp_path):
