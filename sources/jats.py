@@ -11,6 +11,7 @@ Citation markers are removed with the brackets and separators that only served t
 from __future__ import annotations
 
 import datetime
+import html.entities
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -123,7 +124,28 @@ def read_article(data: bytes, *, max_table_cells: int = 400) -> Article:
         raise ParseError(f"malformed XML: {error}") from error
     if not isinstance(root.tag, str) or _name(root) != "article":
         raise ParseError(f"not a JATS article (root element is <{_name(root)}>)")
+    _entities_as_text(root)
     return _Converter(max_table_cells).article(root)
+
+
+def _entities_as_text(root: etree._Element) -> None:
+    """Named entity references, which the parser leaves as nodes (it reads no DTD and no file), become text in
+    place: an entity the document declares with its replacement text, else an HTML or ISO name (`&ndash;`) as its
+    character, else nothing; the text after each is kept."""
+    dtd = root.getroottree().docinfo.internalDTD
+    declared = {
+        entity.name: entity.content
+        for entity in (dtd.iterentities() if dtd is not None else ())
+        if entity.content is not None and not entity.system_url
+    }
+    for entity in list(root.iter(etree.Entity)):
+        text = declared.get(entity.name, html.entities.html5.get(f"{entity.name};", "")) + (entity.tail or "")
+        previous, parent = entity.getprevious(), entity.getparent()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+        parent.remove(entity)
 
 
 # --- inline text and citations -------------------------------------------------------------------------------------
