@@ -212,3 +212,14 @@ def test_stopping_the_runner_kills_the_runs_it_started_and_their_children(tmp_pa
             break
         time.sleep(0.05)
     assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_annotations_are_read_from_the_module_as_its_session_mutated_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    assert mutation.mutated_source("gap_replay/mix.py") == mutation.ROOT / "gap_replay/mix.py"
+
+    copied = tmp_path / "work" / "gap_replay_mix" / "gap_replay" / "mix.py"
+    copied.parent.mkdir(parents=True)
+    copied.write_text("from __future__ import annotations\n\ndef share(a: int) -> float: ...\n")
+
+    assert mutation.mutated_source("gap_replay/mix.py") == copied

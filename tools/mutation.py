@@ -188,12 +188,12 @@ def in_annotation(spec, spans: list[tuple[tuple[int, int], tuple[int, int]]]) ->
     return any(start <= tuple(spec.start_pos) and tuple(spec.end_pos) <= end for start, end in spans)
 
 
-def skip_annotations(module: str, session: Path) -> None:
-    """Mark the session's mutants inside annotations as skipped, so they are not run."""
+def skip_annotations(module: str, session: Path, tree: Path) -> None:
+    """Mark the session's mutants inside annotations (of the module as it is in `tree`) as skipped: not run."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    spans = annotation_spans((ROOT / module).read_text(encoding="utf-8"))
+    spans = annotation_spans((tree / module).read_text(encoding="utf-8"))
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item in list(db.pending_work_items):
             if in_annotation(item.mutations[0], spans):
@@ -259,7 +259,7 @@ def run_module(module: str, copy: Path, fresh: bool = False) -> None:
     if fresh or not (session.exists() and stamp.read_text() == current):
         session.unlink(missing_ok=True)
         _run([str(COSMIC_RAY), "init", str(config), str(session)], copy, env)
-        skip_annotations(module, session)
+        skip_annotations(module, session, copy)
         stamp.write_text(current)
     forget_failed_runs(session)
     print(f"mutating {module} ...", flush=True)
@@ -291,6 +291,13 @@ def listed(entry: dict[str, str], removed: str, added: str) -> bool:
     return entry["added"] == "*" or "".join(entry["added"].split()) == added
 
 
+def mutated_source(module: str) -> Path:
+    """The module as its session mutated it: in the module's copy of the tree, which the checkout may have moved on
+    from since (line numbers then differ); the checkout's when there is no copy."""
+    copied = OUT / "work" / name_of(module) / module
+    return copied if copied.is_file() else ROOT / module
+
+
 def score(module: str) -> Score | None:
     """The module's score from its session, and its survivors written out; None when it has no session."""
     from cosmic_ray.work_db import WorkDB, use_db
@@ -300,7 +307,7 @@ def score(module: str) -> Score | None:
     if not session.exists():
         return None
     known = [entry for entry in equivalents() if entry["module"] == module]
-    spans = annotation_spans((ROOT / module).read_text(encoding="utf-8"))
+    spans = annotation_spans(mutated_source(module).read_text(encoding="utf-8"))
     killed = survived = equivalent = 0
     survivors = []
     with use_db(str(session), WorkDB.Mode.open) as db:
