@@ -8,6 +8,7 @@ import codecs
 import dataclasses
 import itertools
 import json
+from collections.abc import Callable
 
 import lxml.html
 import pytest
@@ -970,11 +971,16 @@ def test_a_site_name_is_at_most_120_characters(length: int, kept: bool) -> None:
 # --- the tree before trafilatura -----------------------------------------------------------------------------------
 
 
+def after(step: Callable[[HtmlElement], None], body: str) -> str:
+    """The body markup after one of the page's passes (`step` changes the tree in place)."""
+    tree = parsed(body)
+    step(tree)
+    return body_markup(tree)
+
+
 def prepared(body: str) -> str:
     """The body markup after the page pass before trafilatura."""
-    tree = parsed(body)
-    html_text._prepare_tree(tree)
-    return body_markup(tree)
+    return after(html_text._prepare_tree, body)
 
 
 @pytest.mark.parametrize(
@@ -1086,9 +1092,7 @@ def test_other_elements_and_wrappers_outside_headings_stay(body: str) -> None:
 
 def rewritten(body: str) -> str:
     """The body markup after sub- and superscripts are rewritten as text."""
-    tree = parsed(body)
-    html_text._rewrite_scripts(tree)
-    return body_markup(tree)
+    return after(html_text._rewrite_scripts, body)
 
 
 @pytest.mark.parametrize(
