@@ -76,7 +76,7 @@ DROPPED_SEC_TITLE = re.compile(
     r"|supplementary\s+(?:material|materials|data|information|files?).*|supporting\s+information"
     r"|availability\s+of\s+data.*|data\s+(?:availability|sharing)(?:\s+statement)?|consent\s+for\s+publication"
 )
-SIMPLE_OPERAND = re.compile(r"[+−-]?[\w.′'*∗]+")
+SIMPLE_OPERAND = re.compile(r"[+−-]?(?:[\w.′'*∗]+|\S)")  # a signed name or number, or any one symbol (∑, ∫)
 RELATIONS = frozenset("=<>≤≥≈≠≡∼∝→←⇒⇔∈∉⊂⊆±")
 BULLETS = frozenset("•◦▪▫–-*·●○■□")
 MONTHS = {name: number for number, name in enumerate(
@@ -242,8 +242,11 @@ def _mathml(element: etree._Element) -> str:
     if name == "mroot" and len(parts) == 2:
         return f"root({parts[0].strip()}, {parts[1].strip()})"
     if name == "mfenced":
-        separator = (element.get("separators") or ",").strip()[:1]
-        inner = (separator + " ").join(part.strip() for part in parts) if separator else "".join(parts)
+        separators = "".join(element.get("separators", ",").split())  # the last repeats; none when empty
+        inner = parts[0].strip() if parts else ""
+        for index, part in enumerate(parts[1:]):
+            inner += f"{separators[min(index, len(separators) - 1)]} " if separators else ""
+            inner += part.strip()
         return f"{element.get('open', '(')}{inner}{element.get('close', ')')}"
     if name == "mtable":
         return "; ".join(part.strip() for part in parts)
@@ -388,8 +391,8 @@ def _license(meta: etree._Element) -> str | None:
         kind = (license_element.get("license-type") or "").lower()
         if kind == "public-domain":
             return "public-domain"
-        if kind.startswith("cc-by") or kind.startswith("cc by"):
-            return f"CC-{kind[3:].upper().replace(' ', '-')}-4.0"
+        if kind.startswith("cc-by") or kind.startswith("cc by"):  # no version: the type states none
+            return f"CC-{kind[3:].upper().replace(' ', '-')}"
     statement = " ".join(permissions.findtext("copyright-statement", "").split())
     return license_from_text(statement) if statement else None
 
@@ -494,7 +497,7 @@ class _Converter:
             elif name == "disp-formula":
                 out += [formula] if (formula := self.formula(child)) else []
             elif name == "disp-formula-group":
-                out += [formula for found in child.iterfind("disp-formula") if (formula := self.formula(found))]
+                out += [formula for found in child.iter("disp-formula") if (formula := self.formula(found))]
             elif name in ("preformat", "code"):
                 out += [code] if (code := "".join(child.itertext()).strip("\n")) else []
             elif name in ("boxed-text", "statement", "disp-quote", "verse-group", "speech"):
