@@ -58,6 +58,8 @@ BLOCKS_IN_PARAGRAPH = frozenset(
     }
 )  # fmt: skip
 BLOCK_TAGS = BLOCKS_IN_PARAGRAPH | {"p", "sec", "disp-formula", "glossary", "title", "caption"}
+# Children that are no running text where blocks are rendered: headings and captions are read by their parent's rule.
+NOT_TEXT = frozenset({"title", "label", "caption", "table-wrap-foot", "alt-text", "long-desc"})
 # Elements whose text, flattened into one line (a cell, a definition), is set apart by spaces.
 SPACED = BLOCK_TAGS | {"list-item", "def-item", "term", "def", "tr", "td", "th", "label"}
 
@@ -478,7 +480,7 @@ class _Converter:
         out: list[str] = []
         for child in elements:
             name = _name(child)
-            if name in DROPPED or name in ("title", "label", "caption", "table-wrap-foot", "alt-text", "long-desc"):
+            if name in DROPPED or name in NOT_TEXT:
                 continue
             if name == "sec":
                 out += self.section(child, level)
@@ -504,7 +506,7 @@ class _Converter:
                 caption = self.caption(child)
                 out += ([caption] if caption else []) + self.blocks(child, level)
             elif any(_name(grandchild) in BLOCK_TAGS for grandchild in _elements(child)):
-                out += self.blocks(child, level)
+                out += self.paragraph(child, level, BLOCK_TAGS | NOT_TEXT)  # its loose text too, around its blocks
             elif text := self.inline_text(child):
                 out.append(text)
         return out
@@ -521,12 +523,13 @@ class _Converter:
         heading = " ".join(part for part in (self.inline_text(sec.find("label")), title) if part)
         return [f"{'#' * min(level, 3)} {heading}", *content] if heading else content
 
-    def paragraph(self, p: etree._Element, level: int) -> list[str]:
-        """A `p`; lists, figures, tables and boxes inside it split it into the blocks before, at and after them."""
+    def paragraph(self, p: etree._Element, level: int, blocks: frozenset[str] = BLOCKS_IN_PARAGRAPH) -> list[str]:
+        """A `p` (or another element mixing text and `blocks`); lists, figures, tables and boxes inside it split it
+        into the blocks before, at and after them."""
         out: list[str] = []
         pending = [p.text or ""]
         for child in _elements(p):
-            if _name(child) in BLOCKS_IN_PARAGRAPH:
+            if _name(child) in blocks:
                 out += [text] if (text := clean_inline("".join(pending))) else []
                 out += self.render([child], level)
                 pending = [child.tail or ""]

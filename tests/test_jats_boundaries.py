@@ -1081,3 +1081,15 @@ def test_a_formula_group_inside_a_formula_group_gives_its_formulas() -> None:
     )
 
     assert body_text(body) == "a=b\n\nc=d"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("<answer>Loose text<p>Para.</p> after <i>it</i>.</answer>", "Loose text\n\nPara.\n\nafter it."),
+        ("<question><label>Q1</label><title>Which?</title>Pick one.<p>A or B.</p></question>", "Pick one.\n\nA or B."),
+        ("<answer><p>Only a block.</p></answer>", "Only a block."),
+    ],
+)
+def test_an_element_of_no_rule_holding_blocks_keeps_its_loose_text_around_them(body: str, expected: str) -> None:
+    assert body_text(body) == expected
