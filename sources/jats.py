@@ -645,9 +645,11 @@ class _Converter:
         rows = list(table.iter("tr"))
         if not rows or len(rows) > self.max_table_cells:
             return None
+        in_head = [row.getparent() is not None and _name(row.getparent()) == "thead" for row in rows]
+        head_count = sum(in_head) or 1  # without a thead, the first row is the header
         grid: dict[tuple[int, int], str] = {}
         for r, row in enumerate(rows):
-            header = row.getparent() is not None and _name(row.getparent()) == "thead"
+            header = r < head_count and (in_head[r] or not any(in_head))
             c = 0
             for cell in _elements(row):
                 if _name(cell) not in ("td", "th"):
@@ -667,8 +669,6 @@ class _Converter:
         if not width or len(rows) * width > self.max_table_cells:
             return None
         table_rows = [[grid.get((r, c), "") for c in range(width)] for r in range(len(rows))]
-        head_count = sum(1 for row in rows if row.getparent() is not None and _name(row.getparent()) == "thead")
-        head_count = head_count or 1
         header = [" ".join(dict.fromkeys(row[c] for row in table_rows[:head_count] if row[c])) for c in range(width)]
         lines = [_pipe_row(header), _pipe_row(["---"] * width)]
         lines += [_pipe_row(row) for row in table_rows[head_count:] if any(row)]

@@ -439,7 +439,7 @@ def test_cells_are_counted_over_the_full_grid_including_missing_ones() -> None:
 
 def test_a_cell_spanning_more_columns_than_the_limit_drops_the_table() -> None:
     assert table_text('<tr><td colspan="5">wide</td></tr>', max_table_cells=5) == (
-        "Table 1. Doses.\n\n| wide | | | | |\n| --- | --- | --- | --- | --- |"
+        "Table 1. Doses.\n\n| wide | wide | wide | wide | wide |\n| --- | --- | --- | --- | --- |"
     )
     assert table_text('<tr><td colspan="6">wide</td></tr>', max_table_cells=5) == "Table 1. Doses."
 
@@ -532,7 +532,7 @@ def test_a_span_is_a_positive_whole_number_else_one_cell(colspan: str, row: str)
 @pytest.mark.parametrize(("colspan", "columns"), [("999", 999), ("1000", 1000), ("1001", 1000), ("5000", 1000)])
 def test_a_span_covers_at_most_1000_columns(colspan: str, columns: int) -> None:
     rows = f'<tr><td colspan="{colspan}">wide</td></tr><tr><td>x</td></tr>'
-    expected = ["| wide |" + " |" * (columns - 1), "|" + " --- |" * columns, "| x |" + " |" * (columns - 1)]
+    expected = ["|" + " wide |" * columns, "|" + " --- |" * columns, "| x |" + " |" * (columns - 1)]
     assert table_text(rows, max_table_cells=5000) == "Table 1. Doses.\n\n" + "\n".join(expected)
 
 
@@ -1093,3 +1093,9 @@ def test_a_formula_group_inside_a_formula_group_gives_its_formulas() -> None:
 )
 def test_an_element_of_no_rule_holding_blocks_keeps_its_loose_text_around_them(body: str, expected: str) -> None:
     assert body_text(body) == expected
+
+
+def test_without_a_head_a_span_in_the_first_row_repeats_across_the_header() -> None:
+    rows = '<tr><td colspan="2">Dose</td></tr><tr><td>1</td><td>2</td></tr><tr><td colspan="2">x</td></tr>'
+
+    assert table_text(rows) == "Table 1. Doses.\n\n| Dose | Dose |\n| --- | --- |\n| 1 | 2 |\n| x | |"
