@@ -724,3 +724,12 @@ def test_a_first_line_matches_the_title_by_whole_words_only(title: str, first: s
 
 def test_a_bare_bullet_before_fenced_code_is_dropped() -> None:
     assert tidy_markdown("-\n```\ncode\n```\nText") == "```\ncode\n```\nText"
+
+
+@pytest.mark.parametrize("text", ["# —\n\nText", "Text"])
+def test_a_title_without_a_word_adds_no_heading(text: str) -> None:
+    assert with_title_heading("—", text) == text
+
+
+def test_an_item_nested_under_an_outdented_item_is_at_most_4_deeper_than_it() -> None:
+    assert tidy_markdown("Intro\n    - a\n- b\n            - c") == "Intro\n- a\n- b\n    - c"

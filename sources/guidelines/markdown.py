@@ -115,10 +115,11 @@ def normalised_words(text: str) -> str:
 
 def with_title_heading(title: str | None, text: str) -> str:
     """Put `# title` first unless the text already opens with it (trafilatura often keeps the page's `<h1>`); a
-    `# title` heading after a label line or two ("Position statement") moves up instead of being repeated."""
-    if not title or not text:
+    `# title` heading after a label line or two ("Position statement") moves up instead of being repeated. A title
+    without a word (`—`) adds nothing."""
+    wanted = normalised_words(title or "")
+    if not wanted or not text:
         return text
-    wanted = normalised_words(title)
     first = normalised_words(text.lstrip().split("\n", 1)[0])
     if first and (f" {first} " in f" {wanted} " or f" {wanted} " in f" {first} "):
         return text
