@@ -65,8 +65,14 @@ def test_an_extracted_page_cannot_be_changed_once_made() -> None:
 
 @pytest.mark.parametrize(
     ("padding", "charset"),
-    [(4075, "cp1252"), (4076, "cp1252"), (4095, "cp1252"), (4096, None)],
-    ids=["label-ends-on-byte-4096", "label-past-the-window", "starting-on-byte-4096", "starting-after-the-window"],
+    [(4075, "cp1252"), (4076, "cp1252"), (4095, "cp1252"), (4096, None), (4097, None)],
+    ids=[
+        "label-ends-on-byte-4096",
+        "label-past-the-window",
+        "starting-on-byte-4096",
+        "starting-on-byte-4097",
+        "starting-after-the-window",
+    ],
 )
 def test_a_charset_declaration_starting_in_the_first_4096_bytes_is_read_whole(
     padding: int, charset: str | None
@@ -1327,3 +1333,23 @@ def test_tags_written_as_text_are_kept_as_text() -> None:
 
     assert "Use the <b> tag to mark bold text" in page.text
     assert "A CRP <a few units and >10 later is a rise" in page.text
+
+
+def test_a_label_started_in_the_window_may_end_64_bytes_past_it() -> None:
+    # The declaration starts on byte 4091 and its label, `iso-8859-15`, ends on byte 4160: 64 bytes past the window.
+    data = b" " * 4090 + b"<meta" + b" " * 45 + b'charset="iso-8859-15">'
+
+    assert data.index(b"iso-8859-15") + len(b"iso-8859-15") == 4096 + 64
+    assert declared_charset(data) == "iso8859-15"
+
+
+CROUP_PAGE = (
+    b"<html><head><title>Croup in children</title></head><body><article><h1>Croup in children</h1><p>Croup is a "
+    b"common illness of young children that causes a barking cough and noisy breathing at night.</p></article>"
+    b"</body></html>"
+)
+
+
+def test_a_page_without_a_canonical_link_is_known_by_its_own_url() -> None:
+    assert html_to_markdown(CROUP_PAGE, "https://example.org/croup").canonical_url == "https://example.org/croup"
+    assert html_to_markdown(CROUP_PAGE).canonical_url is None
