@@ -1343,6 +1343,13 @@ def test_a_label_started_in_the_window_may_end_64_bytes_past_it() -> None:
     assert declared_charset(data) == "iso8859-15"
 
 
+def test_a_label_is_read_no_further_than_64_bytes_past_the_window() -> None:
+    # One space more, and the label ends on byte 4161: read up to byte 4160 it is `iso-8859-1`, which is cp1252.
+    data = b" " * 4090 + b"<meta" + b" " * 46 + b'charset="iso-8859-15">'
+
+    assert declared_charset(data) == "cp1252"
+
+
 CROUP_PAGE = (
     b"<html><head><title>Croup in children</title></head><body><article><h1>Croup in children</h1><p>Croup is a "
     b"common illness of young children that causes a barking cough and noisy breathing at night.</p></article>"
@@ -1353,3 +1360,12 @@ CROUP_PAGE = (
 def test_a_page_without_a_canonical_link_is_known_by_its_own_url() -> None:
     assert html_to_markdown(CROUP_PAGE, "https://example.org/croup").canonical_url == "https://example.org/croup"
     assert html_to_markdown(CROUP_PAGE).canonical_url is None
+
+
+def test_a_canonical_link_is_the_pages_url_with_or_without_the_url_it_was_fetched_from() -> None:
+    page = CROUP_PAGE.replace(b"</title>", b'</title><link rel="canonical" href="https://example.org/croup-guide">')
+
+    assert html_to_markdown(page).canonical_url == "https://example.org/croup-guide"
+    assert (
+        html_to_markdown(page, "https://example.org/croup?print=1").canonical_url == "https://example.org/croup-guide"
+    )
