@@ -223,3 +223,20 @@ def test_annotations_are_read_from_the_module_as_its_session_mutated_it(tmp_path
     copied.write_text("from __future__ import annotations\n\ndef share(a: int) -> float: ...\n")
 
     assert mutation.mutated_source("gap_replay/mix.py") == copied
+
+
+def test_a_mutant_cosmic_ray_cannot_make_is_left_out_and_not_tried_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "none.toml")
+    path = tmp_path / "gap_replay_mix.sqlite"
+    session(path, [(Outcome.KILLED, diff("return a + b", "return a - b")), (None, ""), (None, "")])
+    trace = 'File ".../site-packages/cosmic_ray/operators/exception_replacer.py", line 25, in mutate\nAttributeError'
+    with use_db(str(path), WorkDB.Mode.open) as db:
+        db.set_result("1", WorkResult(WorkerOutcome.EXCEPTION, trace, Outcome.INCOMPETENT, None))
+        db.set_result("2", WorkResult(WorkerOutcome.EXCEPTION, "FileNotFoundError: mix.py", Outcome.INCOMPETENT, None))
+
+    found = mutation.score("gap_replay/mix.py")
+    assert (found.killed, found.equivalent, found.pending) == (1, 1, 1)
+    assert mutation.forget_failed_runs(path) == 1
+    with use_db(str(path), WorkDB.Mode.open) as db:
+        assert [item.job_id for item in db.pending_work_items] == ["2"]

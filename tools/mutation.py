@@ -102,14 +102,21 @@ def fingerprint(module: str, tree: Path) -> str:
     return "\n".join(lines)
 
 
+# Where cosmic-ray's traceback shows that its operator itself could not make the mutant (its exception replacer
+# fails on a dotted name such as `zlib.error`): such a mutant never exists, and trying again fails the same way.
+UNMADE = "cosmic_ray/operators/"
+
+
 def forget_failed_runs(session: Path) -> int:
     """Forget the results of mutants whose run failed rather than their tests (cosmic-ray could not apply or undo
-    the mutation, or its worker died): they say nothing of the tests, so they run again."""
+    the mutation, or its worker died): they say nothing of the tests, so they run again. Mutants cosmic-ray cannot
+    make at all are kept as they are."""
     from cosmic_ray.work_item import WorkerOutcome
 
-    failed = (WorkerOutcome.EXCEPTION.name, WorkerOutcome.ABNORMAL.name)
+    failed = (WorkerOutcome.EXCEPTION.name, WorkerOutcome.ABNORMAL.name, f"%{UNMADE}%")
     with contextlib.closing(sqlite3.connect(session)) as db, db:
-        return db.execute("DELETE FROM work_results WHERE worker_outcome IN (?, ?)", failed).rowcount
+        query = "DELETE FROM work_results WHERE worker_outcome IN (?, ?) AND coalesce(output, '') NOT LIKE ?"
+        return db.execute(query, failed).rowcount
 
 
 def retest_survivors(session: Path) -> int:
@@ -314,7 +321,9 @@ def score(module: str) -> Score | None:
         total = db.num_work_items
         for item, result in db.completed_work_items:
             if result.worker_outcome in (WorkerOutcome.EXCEPTION, WorkerOutcome.ABNORMAL):
-                continue  # the run failed, not the tests: pending, run again next time
+                if UNMADE in (result.output or ""):
+                    equivalent += 1  # no such mutant: cosmic-ray's operator could not make it
+                continue  # otherwise the run failed, not the tests: pending, run again next time
             if result.worker_outcome == WorkerOutcome.SKIPPED or in_annotation(item.mutations[0], spans):
                 equivalent += 1  # inside an annotation: never evaluated
                 continue
