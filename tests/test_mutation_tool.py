@@ -78,21 +78,6 @@ def test_when_only_the_tests_changed_the_survivors_run_again_and_the_kills_stand
     assert (found.killed, found.survived, found.pending) == (2, 0, 2)
 
 
-def test_a_run_that_failed_rather_than_its_tests_is_pending_and_runs_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(mutation, "OUT", tmp_path)
-    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "none.toml")
-    path = tmp_path / "gap_replay_mix.sqlite"
-    session(path, [(Outcome.KILLED, diff("return a + b", "return a - b")), (None, "")])
-    with use_db(str(path), WorkDB.Mode.open) as db:  # the module's file was gone when cosmic-ray wrote it back
-        db.set_result("1", WorkResult(WorkerOutcome.EXCEPTION, "FileNotFoundError", Outcome.INCOMPETENT, None))
-
-    found = mutation.score("gap_replay/mix.py")
-    assert (found.killed, found.survived, found.pending) == (1, 0, 1)
-    assert mutation.forget_failed_runs(path) == 1
-    with use_db(str(path), WorkDB.Mode.open) as db:
-        assert [item.job_id for item in db.pending_work_items] == ["1"]
-
-
 def test_a_module_is_mutated_by_one_run_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(mutation, "OUT", tmp_path)
 
@@ -218,14 +203,14 @@ def test_annotations_are_read_from_the_module_as_its_session_mutated_it(tmp_path
     monkeypatch.setattr(mutation, "OUT", tmp_path)
     assert mutation.mutated_source("gap_replay/mix.py") == mutation.ROOT / "gap_replay/mix.py"
 
-    copied = tmp_path / "work" / "gap_replay_mix" / "gap_replay" / "mix.py"
+    copied = tmp_path / "copies" / "gap_replay_mix" / "gap_replay" / "mix.py"
     copied.parent.mkdir(parents=True)
     copied.write_text("from __future__ import annotations\n\ndef share(a: int) -> float: ...\n")
 
     assert mutation.mutated_source("gap_replay/mix.py") == copied
 
 
-def test_a_mutant_cosmic_ray_cannot_make_is_left_out_and_not_tried_again(tmp_path, monkeypatch):
+def test_a_failed_run_is_pending_and_runs_again_and_a_mutant_cosmic_ray_cannot_make_is_left_out(tmp_path, monkeypatch):
     monkeypatch.setattr(mutation, "OUT", tmp_path)
     monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "none.toml")
     path = tmp_path / "gap_replay_mix.sqlite"

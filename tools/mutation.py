@@ -3,9 +3,9 @@
 Every mutant is one small change to a module (an operator swapped, a constant moved, a condition negated); it is
 killed when the module's tests fail on it. A module's score is the share of its mutants killed, leaving out those
 inside annotations (strings no code evaluates, under `from __future__ import annotations`; they are not even run)
-and those listed in `tools/equivalent_mutants.toml` (changes no test can see, each with its reason). Mutation happens in
-copies of the working tree under `out/mutation/work/` (one per module), never in the checkout, so a run stopped anywhere
-leaves the sources as they were; a module's session is kept there and resumes. It starts over when the module
+and those listed in `tools/equivalent_mutants.toml` (changes no test can see, each with its reason). Mutation happens
+in copies of the working tree under `out/mutation/copies/` (one per module), never in the checkout, so a run stopped
+anywhere leaves the sources as they were; a module's session is kept there and resumes. It starts over when the module
 changed; when only its tests changed, the survivors run again and the kills stand (`--fresh` starts over, as after
 a test was weakened or removed). Surviving mutants are written, as diffs, to `out/mutation/<module>.survivors.txt`.
 
@@ -298,10 +298,15 @@ def listed(entry: dict[str, str], removed: str, added: str) -> bool:
     return entry["added"] == "*" or "".join(entry["added"].split()) == added
 
 
+def copy_of(module: str) -> Path:
+    """The folder of the module's own copy of the working tree, where its mutants are made and tested."""
+    return OUT / "copies" / name_of(module)
+
+
 def mutated_source(module: str) -> Path:
     """The module as its session mutated it: in the module's copy of the tree, which the checkout may have moved on
     from since (line numbers then differ); the checkout's when there is no copy."""
-    copied = OUT / "work" / name_of(module) / module
+    copied = copy_of(module) / module
     return copied if copied.is_file() else ROOT / module
 
 
@@ -377,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not held:
                     print(f"{module}: another run is mutating it; left to that run", file=sys.stderr)
                     return
-                run_module(module, fresh_copy(OUT / "work" / name_of(module)), args.fresh)
+                run_module(module, fresh_copy(copy_of(module)), args.fresh)
 
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             list(pool.map(work, modules))
