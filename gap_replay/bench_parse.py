@@ -10,10 +10,11 @@ and 300 PDF pages. Each timed parse runs in a fresh process, so its peak RSS is 
 runs is reported.
 
 The real NLM files of the samples (the current-format slice and the legacy 2016 file), unmodified, are also read
-three ways, to say how far the parser is from the floor: a bare lxml `iterparse` that only decompresses, parses and
+four ways, to say how far the parser is from the floor: a bare lxml `iterparse` that only decompresses, parses and
 frees each record; the parser alone, in-process; and a whole `gap-replay parse` process (interpreter start, imports,
-JSONL writing). Each run reads its file as many times as makes about `--megabytes` of XML; the three alternate, so
-a load that drifts on a shared machine hits them alike; ratios are of median records/s (and of median CPU time).
+JSONL writing), on one worker and on every core. Each run reads its file as many times as makes about `--megabytes`
+of XML; the four alternate, so a load that drifts on a shared machine hits them alike; ratios are of median
+records/s (and of median CPU time, summed over a command's workers).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from gap_replay.parse_files import available_cores
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 PUBMED_SAMPLE = Path("pubmed") / "pubmed21n1298_slice1023.xml.gz"
@@ -265,12 +268,13 @@ def parse_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "gap_replay.cli"]
 
 
-def timed_command(source: str, paths: list[Path]) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds, documents written) of a whole `gap-replay parse SOURCE PATHS... --out` process:
-    interpreter start, imports, parsing and JSONL writing."""
+def timed_command(source: str, paths: list[Path], workers: int = 1) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds summed over its workers, documents written) of a whole `gap-replay parse SOURCE
+    PATHS... --out --workers N` process: interpreter start, imports, parsing and JSONL writing."""
     with tempfile.TemporaryDirectory(prefix="gap-replay-bench-parse-") as tmp:
         out = Path(tmp) / "parsed.jsonl"
-        command = [*parse_command(), "parse", source, *map(str, paths), "--out", str(out)]
+        options = ["--out", str(out), "--workers", str(workers)]
+        command = [*parse_command(), "parse", source, *map(str, paths), *options]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
@@ -331,13 +335,15 @@ def real_pubmed_files(samples: Path) -> list[tuple[Path, str]]:
 
 
 def floor_rows(path: Path, tag: str, copies: int, repeat: int) -> list[str]:
-    """A bare lxml scan, the parser alone and a whole `gap-replay parse` on `copies` times `path`, alternated
-    `repeat` times: one line each with median records/s and MB/s, and the ratio to the bare scan."""
-    paths = [path] * copies
+    """A bare lxml scan, the parser alone and a whole `gap-replay parse` on one worker and on every core, on
+    `copies` times `path`, alternated `repeat` times: one line each with median records/s and MB/s, and the ratio
+    to the bare scan (CPU time is summed over a command's workers)."""
+    paths, cores = [path] * copies, available_cores()
     kinds = (
         ("bare lxml iterparse", lambda: measure(timed_scan, tag, paths)),
         ("parser alone", lambda: measure(timed_parser, "pubmed", paths)),
-        ("gap-replay parse", lambda: timed_command("pubmed", paths)),
+        ("parse, 1 worker", lambda: timed_command("pubmed", paths)),
+        (f"parse, {cores} workers", lambda: timed_command("pubmed", paths, cores)),
     )
     runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label, _ in kinds}
     for _ in range(repeat):  # alternating: load that drifts on a shared machine hits every kind alike

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from types import ModuleType
+from typing import BinaryIO
 
 from gap_replay.documents import Document
 from gap_replay.sources.base import Deletion
@@ -45,6 +46,12 @@ def parser_for(key: str) -> Parser:
         known = ", ".join(sorted(module.ORGANISATIONS))
         raise KeyError(f"unknown guideline organisation {organisation!r}; known: {known}")
     return module.ORGANISATIONS[organisation].parse
+
+
+def batcher_for(key: str) -> Callable[[BinaryIO], Iterator[bytes]] | None:
+    """The function that cuts a source's raw files into batches of whole records, each parsed on its own, when the
+    source has one (PubMed); None for the others."""
+    return getattr(source_module(source_of(key)), "batches", None)
 
 
 def parser_key(source: str, relative_path: str) -> str:

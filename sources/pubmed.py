@@ -16,6 +16,7 @@ revision. Curate keeps the newest version of a PMID and drops it when a Deletion
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 import zlib
 from collections.abc import Iterable, Iterator
@@ -48,6 +49,13 @@ RECORD_TAGS = ("PubmedArticle", "MedlineCitation", "DeleteCitation")
 GZIP_MAGIC = b"\x1f\x8b"
 READ_BYTES = 1 << 16  # bytes per read: as fast as larger reads with the pull parser, and less held at once
 FEED_BYTES = 1 << 20  # at most this much XML per feed, so a highly compressed stretch cannot balloon memory
+# XML per batch of whole records that `gap-replay parse` hands a worker: a few hundred records, so a baseline file
+# (about 150 MB of XML) keeps every core busy while each hand-over costs little beside the parsing.
+BATCH_BYTES = 1 << 20
+HEAD_BYTES = 1 << 16  # a root start tag further into a file than this is not looked for
+# A file's root start tag and, per root, the end tag of its top-level records, where a batch may be cut.
+ROOT_TAG = re.compile(rb"<(PubmedArticleSet|MedlineCitationSet)(?=[\s/>])[^>]*>")
+RECORD_ENDS = {b"PubmedArticleSet": b"</PubmedArticle>", b"MedlineCitationSet": b"</MedlineCitation>"}
 
 RETRACTION_TYPES = frozenset({"Retraction of Publication", "Retracted Publication"})
 RETRACTION_REFS = frozenset({"RetractionOf", "RetractionIn"})
@@ -448,6 +456,36 @@ def records(stream: BinaryIO, name: str) -> Iterator[etree._Element]:
     yield from _freed(parser.read_events())
     if root.tag not in ROOTS:
         raise ParseError(f"{name}: not PubMed XML (root element is <{root.tag}>, expected <PubmedArticleSet>)")
+
+
+def batches(stream: BinaryIO, batch_bytes: int = BATCH_BYTES) -> Iterator[bytes]:
+    """A file's XML as self-contained documents of whole records, for parsing on several cores.
+
+    A batch ends with the first top-level record to end `batch_bytes` or more into the file's bytes since the last
+    cut; each repeats the file's head (declaration, doctype, root start tag) and ends with the root's end tag.
+    There are none when no PubMed root starts in the file's first `HEAD_BYTES`: the parser reads that file whole,
+    and says what it is. The cuts are textual: one inside a comment or CDATA makes a batch that does not parse,
+    and then the file is read whole, so a wrong cut costs time, never a document.
+    """
+    pieces = _xml_chunks(stream)
+    buffer = bytearray()
+    root = None
+    for piece in pieces:
+        buffer += piece
+        if (root := ROOT_TAG.search(buffer)) or len(buffer) >= HEAD_BYTES:
+            break
+    if root is None:
+        return
+    head, end_tag, close = bytes(buffer[: root.end()]), RECORD_ENDS[root[1]], b"</" + root[1] + b">"
+    batch_head, records_from = b"", root.end()  # the first batch's head is its own bytes
+    for piece in itertools.chain((b"",), pieces):
+        buffer += piece
+        while (cut := buffer.find(end_tag, max(records_from, batch_bytes - len(end_tag)))) >= 0:
+            cut += len(end_tag)
+            yield batch_head + bytes(buffer[:cut]) + close
+            del buffer[:cut]
+            batch_head, records_from = head, 0
+    yield batch_head + bytes(buffer)
 
 
 def parse(stream: BinaryIO, name: str) -> Iterator[Document | Deletion]:

@@ -103,7 +103,8 @@ def test_only_the_real_files_present_are_compared(tmp_path):
     assert bench_parse.real_pubmed_files(tmp_path) == [(legacy, "MedlineCitation")]
 
 
-def test_the_whole_process_timing_runs_gap_replay_parse_and_counts_what_it_wrote():
-    seconds, cpu, documents = bench_parse.timed_command("pubmed", [FIXTURES / "articles.xml"] * 2)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_whole_process_timing_runs_gap_replay_parse_and_counts_what_it_wrote(workers):
+    seconds, cpu, documents = bench_parse.timed_command("pubmed", [FIXTURES / "articles.xml"] * 2, workers)
     assert documents == 8, "four documents, twice"
     assert seconds > 0 and cpu > 0

@@ -101,6 +101,16 @@ def test_parse_reads_real_nlm_files(tmp_path, source, name, first_id):
     assert all(doc.source == source and doc.text.strip() for doc in docs)
 
 
+@pytest.mark.skipif(not SAMPLES.exists(), reason="needs ../shared/samples (a real PubMed baseline file)")
+def test_parse_on_two_workers_writes_what_one_writes(tmp_path):
+    baseline = str(SAMPLES / "pubmed" / "pubmed21n1298_slice1023.xml.gz")
+    for workers in ("1", "2"):
+        assert (
+            main(["parse", "pubmed", baseline, "--out", str(tmp_path / f"{workers}.jsonl"), "--workers", workers]) == 0
+        )
+    assert (tmp_path / "1.jsonl").read_bytes() == (tmp_path / "2.jsonl").read_bytes()
+
+
 def test_an_error_without_a_message_still_says_what_it_was(monkeypatch, tmp_path, capsys):
     def failing(*args, **kwargs):
         raise RuntimeError()
