@@ -1,8 +1,9 @@
 """`gap-replay parse`: one source's parser over local files into one JSONL, on every core where the source can cut
 its files into batches of whole records (PubMed's `batches`).
 
-The batches of a file are parsed by worker processes and written in file order, so the output is byte for byte the
-one a single process writes. When anything goes wrong with a file read in batches (a batch that does not parse, a
+The batches are parsed by worker processes and written in the order of the files and of their records, so the output
+is byte for byte the one a single process writes; the next file's batches are handed out while a file's last ones
+are parsed, and a file of one batch is read here in its turn. When anything goes wrong with a file read in batches (a batch that does not parse, a
 file that breaks off, a worker that dies), the file is read again whole in this process, past the documents already
 written, so its output and its error are exactly those of the plain parser.
 """
@@ -18,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -37,11 +39,14 @@ BATCHES_AHEAD = 2
 
 @dataclass
 class FileCount:
-    """What one file gave: documents written, deletions seen, and why it failed (None when it did not)."""
+    """What one file gave: documents written, deletions seen, why it failed (None when it did not), and whether it
+    is to be read whole by the plain parser (not cut into batches, or a batch or the cut failed)."""
 
+    path: str
     documents: int = 0
     deletions: int = 0
     failure: str | None = None
+    whole: bool = False
 
     @property
     def items(self) -> int:
@@ -73,64 +78,57 @@ def parse_batch(parse: Parser, batch: bytes, name: str) -> tuple[bytes, int, int
 
 
 class Workers:
-    """A pool of forked worker processes, started when a file first needs it and again after one died."""
+    """A pool of forked worker processes, started when a file first needs it, and anew after one died."""
 
     def __init__(self, count: int):
         self.count = count
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, parse: Parser, batch: bytes, name: str) -> Future:
+        """Hand a batch to the pool, starting one when there is none. After a worker died its pool refuses work
+        (BrokenProcessPool): it is dropped, and the next batch starts a new one."""
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
-        return self._pool.submit(parse_batch, parse, batch, name)
+        try:
+            return self._pool.submit(parse_batch, parse, batch, name)
+        except BrokenProcessPool:
+            self.close()
+            raise
 
     def close(self) -> None:
-        """Stop the workers, dropping batches not started; after a worker died, the next batch starts a new pool."""
+        """Stop the workers, dropping the batches they have not started."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
 
-def _write_batches(batches: Iterable[bytes], name: str, parse: Parser, workers: Workers, sink: BinaryIO) -> FileCount:
-    """Hand the batches to the workers and write their documents in order, stopping at the first batch that does not
-    parse; the count's `failure` then says only that, the reason being the plain parser's to give."""
-    count, pending = FileCount(), collections.deque[Future]()
+Handed = tuple[FileCount, Future | None]
 
-    def write_oldest() -> bool:
+
+def handed_out(files: Iterable[str], parse: Parser, batcher: Batcher | None, workers: Workers) -> Iterator[Handed]:
+    """Each file's batches as they are handed to the workers, then (file, None) once all of them are. A file of one
+    batch (or with no batcher, or one worker) is marked to be read whole, as is one that breaks off while cut."""
+    for path in files:
+        count = FileCount(path)
         try:
-            lines, documents, deletions, whole = pending.popleft().result()
-        except Exception:  # a worker died (killed, out of memory): its pool takes no more work
-            workers.close()
-            return False
-        sink.write(lines)
-        count.documents += documents
-        count.deletions += deletions
-        return whole
-
-    try:
-        for batch in batches:
-            pending.append(workers.submit(parse, batch, name))
-            if len(pending) > workers.count * BATCHES_AHEAD and not write_oldest():
-                count.failure = "a batch did not parse"
-                return count
-        while pending:
-            if not write_oldest():
-                count.failure = "a batch did not parse"
-                return count
-    except Exception:  # the file broke off, or could not be read, while it was being cut
-        count.failure = "the file could not be cut"
-    finally:
-        for future in pending:
-            future.cancel()
-    return count
+            with open(path, "rb") as stream:
+                batches = batcher(stream) if batcher is not None and workers.count > 1 else iter(())
+                first = list(itertools.islice(batches, 2))
+                count.whole = len(first) < 2
+                if not count.whole:
+                    for batch in itertools.chain(first, batches):
+                        yield count, workers.submit(parse, batch, path)
+        except Exception:  # unreadable, broken off while being cut, or refused by a broken pool: read it whole
+            count.whole = True
+        yield count, None
 
 
-def _write_plain(path: str, parse: Parser, sink: BinaryIO, count: FileCount) -> FileCount:
+def _write_plain(count: FileCount, parse: Parser, sink: BinaryIO) -> None:
     """The plain parser over the whole file, past the `count.items` items already written."""
     skip, count.failure = count.items, None
     try:
-        with open(path, "rb") as stream:
-            for item in parse(stream, path):
+        with open(count.path, "rb") as stream:
+            for item in parse(stream, count.path):
                 if skip:
                     skip -= 1
                 elif isinstance(item, Deletion):
@@ -139,25 +137,43 @@ def _write_plain(path: str, parse: Parser, sink: BinaryIO, count: FileCount) -> 
                     sink.write(json_line(item))
                     count.documents += 1
     except Exception as error:  # any parser failure is this file's, never the end of the command
-        count.failure = failure_detail(error, path)
-    return count
+        count.failure = failure_detail(error, count.path)
 
 
-def parse_file(path: str, parse: Parser, batcher: Batcher | None, workers: Workers, sink: BinaryIO) -> FileCount:
-    """Write one file's documents to `sink`: in batches on the workers when it has more than one, else here."""
-    count = FileCount()
-    if batcher is not None and workers.count > 1:
+def written_in_order(handed: Iterable[Handed], parse: Parser, sink: BinaryIO, ahead: int) -> Iterator[FileCount]:
+    """Write the batches' documents in the order handed out, at most `ahead` batches behind, and the files marked
+    whole with the plain parser at their turn; yield each file once written. After a batch fails, the rest of its
+    file's batches are dropped and the file is read whole."""
+    pending = collections.deque[Handed]()
+
+    def settle() -> FileCount | None:
+        count, future = pending.popleft()
+        if future is None:
+            if count.whole:
+                _write_plain(count, parse, sink)
+            return count
+        if count.whole:
+            future.cancel()
+            return None
         try:
-            with open(path, "rb") as stream:
-                batches = batcher(stream)
-                first = list(itertools.islice(batches, 2))
-                if len(first) == 2:
-                    count = _write_batches(itertools.chain(first, batches), path, parse, workers, sink)
-                    if count.failure is None:
-                        return count
-        except Exception:  # unreadable, or broken before its second batch: the plain parser below says why
-            pass
-    return _write_plain(path, parse, sink, count)
+            lines, documents, deletions, parsed = future.result()
+        except Exception:  # its worker died (killed, out of memory)
+            parsed = False
+        if parsed:
+            sink.write(lines)
+            count.documents += documents
+            count.deletions += deletions
+        else:
+            count.whole = True
+        return None
+
+    for entry in handed:
+        pending.append(entry)
+        if len(pending) > ahead and (done := settle()):
+            yield done
+    while pending:
+        if done := settle():
+            yield done
 
 
 def parse_files(
@@ -171,18 +187,18 @@ def parse_files(
     """Parse `files` into the JSONL `out` (gzip when it ends in .gz), written atomically: (documents, failed files).
     Each file's count, or why it failed, goes to `log` (standard error by default) as it ends."""
     log = log or sys.stderr
-    pool = Workers(max(1, workers))
+    workers_pool = Workers(max(1, workers))
     total = failures = 0
     try:
         with atomic_path(out) as temporary, (gzip.open if str(out).endswith(".gz") else open)(temporary, "wb") as sink:
-            for path in map(str, files):
-                count = parse_file(path, parse, batcher, pool, sink)
+            handed = handed_out(map(str, files), parse, batcher, workers_pool)
+            for count in written_in_order(handed, parse, sink, workers_pool.count * BATCHES_AHEAD):
                 if count.failure is not None:
                     failures += 1
-                    print(f"{path}: {count.failure}", file=log)
+                    print(f"{count.path}: {count.failure}", file=log)
                 withdrawn = f", {count.deletions} deletions" if count.deletions else ""
-                print(f"{path}: {count.documents} documents{withdrawn}", file=log, flush=True)
+                print(f"{count.path}: {count.documents} documents{withdrawn}", file=log, flush=True)
                 total += count.documents
     finally:
-        pool.close()
+        workers_pool.close()
     return total, failures

@@ -108,7 +108,9 @@ def test_a_worker_that_dies_costs_time_never_documents_and_the_next_file_is_stil
     read_whole = []
     write_plain = parse_files_module._write_plain
     monkeypatch.setattr(
-        parse_files_module, "_write_plain", lambda path, *rest: read_whole.append(path) or write_plain(path, *rest)
+        parse_files_module,
+        "_write_plain",
+        lambda count, *rest: read_whole.append(count.path) or write_plain(count, *rest),
     )
     later = pubmed_file(*(article(pmid) for pmid in range(100, 130)))
     files = [write(tmp_path / "pubmed26n0001.xml", many_articles(30)), write(tmp_path / "pubmed26n0002.xml", later)]
