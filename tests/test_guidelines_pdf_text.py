@@ -4,6 +4,8 @@ Expected values are worked out by hand from the rules and constants of that modu
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pymupdf
 import pytest
 
@@ -219,6 +221,19 @@ def test_a_space_starting_over_half_a_point_inside_the_last_span_makes_spans_out
     assert texts(pdf_text._visible_spans(spans)) == ["ab", "cd"]
 
 
+@pytest.mark.parametrize(
+    "start, order",
+    [(9.75, ["'", "ab"]), (9.7, ["ab", "'"])],
+    ids=["half-a-point-before-its-end", "further-back"],
+)
+def test_a_span_starting_at_most_half_a_point_before_the_end_of_the_last_is_in_order(
+    start: float, order: list[str]
+) -> None:
+    """The first span is a quarter of a point wide (10 to 10.25): the next may start left of it and be in order."""
+    spans = [span("'", 10, 10.25), span("ab", start, 20)]
+    assert texts(pdf_text._visible_spans(spans)) == order
+
+
 def test_spans_drawn_out_of_order_are_sorted_left_to_right() -> None:
     assert texts(pdf_text._visible_spans([span("cd", 20, 30), span("ab", 0, 10)])) == ["ab", "cd"]
 
@@ -258,6 +273,11 @@ def test_a_word_end_after_the_first_character_is_a_place_to_cut() -> None:
     assert texts(pdf_text._cut_at(span("a, bcd", 0, 60), [11])) == ["a", ", bcd"]
 
 
+def test_a_span_is_cut_after_a_word_not_after_a_space() -> None:
+    """`dose (mg)` at 10 points a character: a span starting at x=50, just before `(`, cuts it after `dose`."""
+    assert texts(pdf_text._cut_at(span("dose (mg)", 0, 90), [50])) == ["dose", " (mg)"]
+
+
 def test_a_span_without_a_word_end_is_not_cut() -> None:
     assert texts(pdf_text._cut_at(span("(ab", 0, 30), [15])) == ["(ab"]
 
@@ -274,6 +294,11 @@ def test_a_superscript_drawn_after_its_line_is_put_back_in_place() -> None:
 def test_pieces_further_apart_than_15_percent_of_the_font_size_are_separate_words(gap: float, text: str) -> None:
     spans = [span("Hand", 0, 20), span("hygiene", 20 + gap, 50)]
     assert pdf_text._compose(spans, [None, None], 10) == text
+
+
+def test_a_line_of_hundreds_of_pieces_is_composed_whole() -> None:
+    spans = [span(str(number), 10 * number, 10 * number + 5) for number in range(300)]
+    assert pdf_text._compose(spans, [None] * 300, 10) == " ".join(str(number) for number in range(300))
 
 
 def test_no_space_is_added_next_to_a_space() -> None:
@@ -411,7 +436,8 @@ def vertical_line(text: str, x: float, y0: float, y1: float, direction: tuple[fl
 
 
 def test_a_page_of_upright_text_is_kept_as_it_is() -> None:
-    blocks = [block("a", 20, 20, 200, 30, "Croup causes a barking cough.")]
+    """Block boxes included: this one reaches 10 points below its one line (20 to 30)."""
+    blocks = [block("a", 20, 20, 200, 40, "Croup causes a barking cough.")]
     assert pdf_text._upright(blocks, 100, 200) == (blocks, 100, 200)
 
 
@@ -451,6 +477,21 @@ def test_lines_in_another_direction_than_most_characters_are_dropped() -> None:
     assert (names(turned), width, height) == (["body", "mixed"], 100, 200)
     assert turned[1]["lines"] == upright["lines"]
     assert turned[1]["bbox"] == (20, 20, 90, 30)
+
+
+def test_a_line_across_a_page_mostly_running_up_is_dropped() -> None:
+    table = {"name": "table", "bbox": (10, 50, 20, 150), "lines": [vertical_line("Dose per kilogram", 10, 50, 150)]}
+    turned, _, _ = pdf_text._upright([table, block("stamp", 30, 20, 90, 30, "Draft")], 100, 200)
+    assert names(turned) == ["table"]
+
+
+def test_lines_of_a_page_read_across_keep_their_order_beside_lines_in_another_direction() -> None:
+    """Only turned lines are sorted top down; these are listed bottom line first, as mupdf may list them."""
+    body = block("body", 20, 20, 90, 40, "Croup causes", "a barking cough.")
+    body["lines"].reverse()
+    note = {"name": "note", "bbox": (90, 50, 100, 150), "lines": [vertical_line("x", 90, 50, 60)]}
+    turned, _, _ = pdf_text._upright([body, note], 100, 200)
+    assert turned[0]["lines"] == body["lines"]
 
 
 # --- adverts -------------------------------------------------------------------------------------------------------
@@ -612,6 +653,15 @@ def test_a_block_overlapping_the_one_above_by_over_half_its_width_continues_it(x
     assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
 
 
+@pytest.mark.parametrize("x0, stacked", [(149, True), (150, False)], ids=["overlap-over-half", "overlap-half"])
+def test_a_block_continues_a_wider_one_above_when_it_overlaps_it_by_over_half_its_own_width(
+    x0: float, stacked: bool
+) -> None:
+    """`a` is 200 points wide and 20 high, `b` 100 wide: they must overlap by over 50 points."""
+    stacks = pdf_text._stacks([block("a", 0, 0, 200, 20), block("b", x0, 20, x0 + 100, 70)])
+    assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
+
+
 @pytest.mark.parametrize(
     "top, stacked",
     [(98.5, False), (99, True), (105, True), (105.5, False)],
@@ -641,6 +691,34 @@ def test_blocks_starting_within_half_a_line_of_each_other_are_one_row_read_left_
     top: float, order: list[str]
 ) -> None:
     assert names(pdf_text._rows([block("a", 200, 0, 300, 50), block("b", 0, top, 100, top + 50)])) == order
+
+
+@pytest.mark.parametrize(
+    "blocks, order",
+    [
+        ([block("a", 200, 0, 300, 50), block("b", 0, 5, 100, 55), block("c", 110, 8, 190, 58)], ["b", "a", "c"]),
+        (
+            [block("a", 200, 0, 300, 50), block("a, below", 200, 50, 300, 90), block("b", 0, 10, 100, 60)],
+            ["a", "a, below", "b"],
+        ),
+    ],
+    ids=["not-from-its-last-stack", "not-from-the-last-block-of-its-first-stack"],
+)
+def test_a_row_holds_the_stacks_starting_within_half_a_line_of_its_first_block(
+    blocks: list[dict], order: list[str]
+) -> None:
+    assert names(pdf_text._rows(blocks)) == order
+
+
+def test_stacks_on_a_row_are_read_in_the_order_their_first_blocks_start() -> None:
+    """`a` goes on in a block starting left of `b`; `c` starts the next row."""
+    blocks = [
+        block("b", 140, 0, 190, 40),
+        block("a", 200, 0, 300, 50),
+        block("a, below", 120, 50, 260, 90),
+        block("c", 0, 200, 100, 250),
+    ]
+    assert names(pdf_text._rows(blocks)) == ["b", "a", "a, below", "c"]
 
 
 def test_a_row_is_read_stack_by_stack() -> None:
@@ -709,6 +787,40 @@ def test_a_line_over_1_percent_of_the_page_past_the_gutter_puts_its_block_across
     assert names(pdf_text._reading_order(blocks, 300)) == order
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [block("", 20, 170, 280, 180, " " * 80)["lines"], []],
+    ids=["a-blank-line-across-the-gutter", "no-lines"],
+)
+def test_a_block_without_characters_is_read_with_the_first_column(lines: list[dict]) -> None:
+    empty = {"name": "empty", "bbox": (20, 170, 280, 180), "lines": lines}
+    assert names(pdf_text._reading_order(column_page(empty), 300)) == [
+        "title",
+        "left 1",
+        "empty",
+        "left 2",
+        "right 1",
+        "right 2",
+        "footer",
+    ]
+
+
+def test_blocks_starting_at_one_height_are_taken_left_to_right() -> None:
+    """`left 0` lies above everything in the right column and `across` crosses the gutter: both cut the page, the
+    one further left first, though the other ends higher."""
+    extra = [block("left 0", 20, 50, 130, 90, "a" * 10), block("across", 140, 50, 280, 60, "m" * 20)]
+    assert names(pdf_text._reading_order(column_page(*extra), 300)) == [
+        "title",
+        "left 0",
+        "across",
+        "left 1",
+        "left 2",
+        "right 1",
+        "right 2",
+        "footer",
+    ]
+
+
 def test_a_page_without_columns_is_read_row_by_row() -> None:
     blocks = [
         block("right", 200, 100, 280, 120, "Dose"),
@@ -730,6 +842,40 @@ def page_with(*runs: tuple[float, float, str]) -> pymupdf.Page:
 def test_pieces_of_a_block_on_one_baseline_are_one_line_and_the_next_baseline_another() -> None:
     lines, height = pdf_text._page_lines(page_with((72, 100, "Dose"), (110, 100, "500 mg"), (72, 113, "daily")))
     assert ([item.text for item in lines], height) == (["Dose 500 mg", "daily"], 842)
+
+
+def stub_page(*pieces: tuple[float, float, float, str]) -> SimpleNamespace:
+    """A 595 x 842 page as `_page_lines` reads it: one text block of a mupdf line per piece (x0, top, bottom,
+    text), 10-point text 10 points a character."""
+    lines = [
+        {
+            "dir": (1.0, 0.0),
+            "bbox": (x0, top, x0 + 10 * len(text), bottom),
+            "spans": [raw_span(text, x0, x0 + 10 * len(text), baseline=bottom - 2)],
+        }
+        for x0, top, bottom, text in pieces
+    ]
+    box = (min(x0 for x0, *_ in pieces), min(top for _, top, *_ in pieces), 595, max(b for *_, b, _ in pieces))
+    content = {"blocks": [{"type": 0, "bbox": box, "lines": lines}]}
+    return SimpleNamespace(get_text=lambda *_, **__: content, rect=SimpleNamespace(width=595, height=842), number=0)
+
+
+@pytest.mark.parametrize(
+    "top, bottom, merged",
+    [(95, 105, True), (94.5, 104.5, False), (105, 115, True), (105.5, 115.5, False)],
+    ids=["middle-on-its-top", "above-it", "middle-on-its-bottom", "below-it"],
+)
+def test_a_piece_of_a_block_whose_middle_lies_within_the_line_before_is_on_that_line(
+    top: float, bottom: float, merged: bool
+) -> None:
+    """`Dose` runs from y=100 to 110."""
+    lines, _ = pdf_text._page_lines(stub_page((72, 100, 110, "Dose"), (120, top, bottom, "500 mg")))
+    assert [item.text for item in lines] == (["Dose 500 mg"] if merged else ["Dose", "500 mg"])
+
+
+def test_a_piece_of_a_block_joins_the_line_just_before_it_not_the_first() -> None:
+    page = stub_page((72, 100, 110, "Take"), (72, 120, 130, "Dose"), (120, 120, 130, "500 mg"))
+    assert [item.text for item in pdf_text._page_lines(page)[0]] == ["Take", "Dose 500 mg"]
 
 
 # --- running headers and footers -----------------------------------------------------------------------------------
@@ -818,6 +964,17 @@ def test_a_number_in_the_body_and_a_one_off_margin_word_are_kept(text: str, top:
     assert [item.text for item in pdf_text._drop_running_lines(pages)[0]] == [text]
 
 
+def test_a_blank_margin_line_is_not_a_running_line_whatever_the_other_pages_hold() -> None:
+    """Nothing is left of a blank line to compare across pages: its key is empty, and empty keys are not counted."""
+    body = line("Croup causes a barking cough.")
+    pages = [([line(" ", top=40), body], 1000), ([body], 1000), ([body], 1000)]
+    assert [[item.text for item in page] for page in pdf_text._drop_running_lines(pages)] == [
+        [" ", body.text],
+        [body.text],
+        [body.text],
+    ]
+
+
 def test_the_body_size_is_the_size_of_most_characters() -> None:
     lines = [line("a" * 10), line("b" * 10), line("c" * 21, size=12)]
     assert pdf_text._body_size(lines) == 12
@@ -893,8 +1050,20 @@ def test_a_hyphen_at_a_break_stays_only_on_evidence_of_a_compound(
         ("12-", "month", "12-month"),
         ("Geneva -", "Switzerland", "Geneva - Switzerland"),
         ("see spray-", "(annex)", "see spray- (annex)"),
+        ("COVID-19-", "related", "COVID-19-related"),
     ],
-    ids=["soft", "plain", "syllable", "compound", "capital", "digit-after", "digit-before", "dash", "not-a-word-next"],
+    ids=[
+        "soft",
+        "plain",
+        "syllable",
+        "compound",
+        "capital",
+        "digit-after",
+        "digit-before",
+        "dash",
+        "not-a-word-next",
+        "digit-ending-a-compound",
+    ],
 )
 def test_lines_of_a_paragraph_join_with_a_space_or_rejoin_a_broken_word(text: str, following: str, joined: str) -> None:
     assert pdf_text._join_pair(text, following, {"care-associated"}) == joined
@@ -999,13 +1168,13 @@ def test_a_paragraph_carries_on_in_its_block_or_mid_sentence_in_its_style(second
 
 @pytest.mark.parametrize(
     "lead, block, together",
-    [("Dosage", (0, 0), True), ("Dosage.", (0, 0), False), ("Dosage", (0, 1), False)],
-    ids=["mid-sentence", "sentence-ended", "other-block"],
+    [("Dosage", (0, 1), True), ("Dosage.", (0, 1), False), ("Dosage", (0, 2), False), ("Dosage", (0, 0), False)],
+    ids=["mid-sentence", "sentence-ended", "later-block", "earlier-block"],
 )
 def test_a_bold_lead_in_runs_on_only_in_its_block_mid_sentence(
     lead: str, block: tuple[int, int], together: bool
 ) -> None:
-    first, second = line(lead, bold=True, block=(0, 0)), line("is given daily.", block=block)
+    first, second = line(lead, bold=True, block=(0, 1)), line("is given daily.", block=block)
     assert len(items(first, second)) == (1 if together else 2)
 
 
@@ -1067,6 +1236,18 @@ def test_the_largest_heading_is_a_title_others_are_sections_and_list_items_stay_
         "# Croup\n\n## Treatment\n\nGive oral dexamethasone.\n\n- Keep calm\n- Sit upright\n\n## Follow-up\n\n"
         "Review in a day."
     )
+
+
+def test_the_title_level_goes_to_the_largest_heading_whatever_the_size_of_other_items() -> None:
+    rendered = pdf_text._render(
+        [
+            _Item("paragraph", ["Croup is common."], 30),
+            _Item("bullet", ["Keep calm"], 30),
+            _Item("heading", ["Croup"], 24),
+        ],
+        set(),
+    )
+    assert rendered == "Croup is common.\n\n- Keep calm\n\n# Croup"
 
 
 # --- titles --------------------------------------------------------------------------------------------------------
