@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 import traceback
@@ -235,10 +236,15 @@ def _parse(source: str, files: Sequence[Path], out: Path, workers: int | None) -
     from gap_replay.parse_files import available_cores, parse_files
     from gap_replay.sources import batcher_for, parser_for
 
+    signal.signal(signal.SIGTERM, _interrupt)  # so that a kill stops the workers and leaves no partial output
     parse, batcher = parser_for(source), batcher_for(source)
     total, failures = parse_files(parse, files, out, batcher, workers or available_cores())
     print(f"wrote {total} documents to {out}")
     return 1 if failures else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _download(manifest_url: str, dest: Path, workers: int, allow_schemes: Sequence[str]) -> int:
@@ -338,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gap-replay {args.command}: error: {_message(error)}", file=sys.stderr)
         return REFUSED
     except KeyboardInterrupt:
-        print(f"gap-replay {args.command}: interrupted; run it again to resume", file=sys.stderr)
+        again = "run it again" if args.command == "parse" else "run it again to resume"
+        print(f"gap-replay {args.command}: interrupted; {again}", file=sys.stderr)
         return 130
     except Exception as error:  # every failure reaches the user as a message and an exit code, not a traceback
         if args.verbose:

@@ -1,11 +1,12 @@
 """`gap-replay parse`: one source's parser over local files into one JSONL, on every core where the source can cut
 its files into batches of whole records (PubMed's `batches`).
 
-The batches are parsed by worker processes and written in the order of the files and of their records, so the output
-is byte for byte the one a single process writes; the next file's batches are handed out while a file's last ones
-are parsed, and a file of one batch is read here in its turn. When anything goes wrong with a file read in batches (a batch that does not parse, a
-file that breaks off, a worker that dies), the file is read again whole in this process, past the documents already
-written, so its output and its error are exactly those of the plain parser.
+The batches are parsed by worker processes and written in the order of the files and of their records, so the
+output is byte for byte the one a single process writes; the next file's batches are handed out while a file's last
+ones are parsed, and a file of one batch is read here in its turn. When anything goes wrong with a file read in
+batches (a batch that does not parse, a file that breaks off, a worker that dies), the file is read again whole in
+this process, past the documents already written, so its output and its error are exactly those of the plain
+parser.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import itertools
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +38,7 @@ Batcher = Callable[[BinaryIO], Iterator[bytes]]
 # Batches handed out and not yet written, per worker: enough to keep each busy while one is written, few enough
 # that memory stays a few MB a worker whatever the file's size.
 BATCHES_AHEAD = 2
+PARENT_CHECK_SECONDS = 0.5  # how often a worker looks whether the main process is still there
 
 
 @dataclass
@@ -77,6 +81,18 @@ def parse_batch(parse: Parser, batch: bytes, name: str) -> tuple[bytes, int, int
     return b"".join(lines), len(lines), deletions, True
 
 
+def end_with_parent(parent: int) -> None:
+    """Worker initializer: the worker ends once the main process is gone, as when it was killed outright (SIGKILL)
+    and could not stop its workers; otherwise they would wait on their queue for ever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 class Workers:
     """A pool of forked worker processes, started when a file first needs it, and anew after one died."""
 
@@ -88,7 +104,8 @@ class Workers:
         """Hand a batch to the pool, starting one when there is none. After a worker died its pool refuses work
         (BrokenProcessPool): it is dropped, and the next batch starts a new one."""
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.count, mp_context=multiprocessing.get_context("fork"))
+            context = multiprocessing.get_context("fork")
+            self._pool = ProcessPoolExecutor(self.count, context, end_with_parent, (os.getpid(),))
         try:
             return self._pool.submit(parse_batch, parse, batch, name)
         except BrokenProcessPool:

@@ -6,8 +6,12 @@ import gzip
 import io
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from test_pubmed_batches import article, pubmed_file
 
@@ -181,3 +185,31 @@ def test_real_nlm_files_on_two_workers_give_what_one_process_gives(tmp_path, mon
     two = run(files, tmp_path / "two.jsonl", 2, batcher=functools.partial(pubmed.batches, batch_bytes=100_000))
     one = run(files, tmp_path / "one.jsonl", 1)
     assert two == one and two[2] > 1000
+
+
+def started_parse(tmp_path: Path) -> tuple[subprocess.Popen, Path, list[psutil.Process]]:
+    """`gap-replay parse` of eight PubMed files of two batches each on two workers, once its first file is written:
+    (the process, its output path, its worker processes)."""
+    files = [write(tmp_path / f"pubmed26n{number:04d}.xml", many_articles(6000)) for number in range(1, 9)]
+    out = tmp_path / "out" / "docs.jsonl"
+    command = [sys.executable, "-m", "gap_replay.cli", "parse", "pubmed", *map(str, files), "--out", str(out)]
+    process = subprocess.Popen([*command, "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    assert "6000 documents" in process.stderr.readline(), "the first file is written"
+    return process, out, psutil.Process(process.pid).children()
+
+
+def test_a_terminated_parse_stops_its_workers_and_leaves_no_output(tmp_path):
+    process, out, workers = started_parse(tmp_path)
+    assert len(workers) == 2
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert "interrupted" in process.stderr.read()
+    assert list(out.parent.iterdir()) == []
+    assert psutil.wait_procs(workers, timeout=30)[1] == []
+
+
+def test_the_workers_of_a_parse_killed_outright_end_on_their_own(tmp_path):
+    process, _, workers = started_parse(tmp_path)
+    process.kill()
+    process.wait(timeout=60)
+    assert psutil.wait_procs(workers, timeout=30)[1] == [], "no worker waits for ever on a queue nobody fills"
