@@ -209,6 +209,11 @@ def test_annotations_are_read_from_the_module_as_its_session_mutated_it(tmp_path
 
     assert mutation.mutated_source("gap_replay/mix.py") == copied
 
+    snapshot = tmp_path / "gap_replay_mix.source"
+    snapshot.write_text("from __future__ import annotations\n\ndef share(a: int) -> float: ...\n")
+    copied.write_text("from __future__ import annotations\n\ndef share(a: int) -> float: ... if False else  -1\n")
+    assert mutation.mutated_source("gap_replay/mix.py") == snapshot, "the copy holds a mutant while its run goes on"
+
 
 def test_a_failed_run_is_pending_and_runs_again_and_a_mutant_cosmic_ray_cannot_make_is_left_out(tmp_path, monkeypatch):
     monkeypatch.setattr(mutation, "OUT", tmp_path)
@@ -225,3 +230,26 @@ def test_a_failed_run_is_pending_and_runs_again_and_a_mutant_cosmic_ray_cannot_m
     assert mutation.forget_failed_runs(path) == 1
     with use_db(str(path), WorkDB.Mode.open) as db:
         assert [item.job_id for item in db.pending_work_items] == ["2"]
+
+
+def test_a_run_keeps_the_module_as_it_was_before_any_mutant_for_the_report(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    copy = tmp_path / "copies" / "gap_replay_mix"
+    (copy / "gap_replay").mkdir(parents=True)
+    (copy / "tests").mkdir()
+    (copy / "gap_replay" / "mix.py").write_text("def share(a: int) -> float:\n    return a / 2\n")
+    (copy / "tests" / "test_mix.py").write_text("def test_share(): ...\n")
+    commands = []
+
+    def cosmic_ray(command, cwd, env, quiet=False):
+        commands.append(command[1])
+        if command[1] == "init":
+            session(Path(command[3]), [(None, "")])
+        else:  # the run mutates the copy in place
+            (copy / "gap_replay" / "mix.py").write_text("def share(a: int) -> float:\n    return a / 3\n")
+
+    monkeypatch.setattr(mutation, "_run", cosmic_ray)
+    mutation.run_module("gap_replay/mix.py", copy)
+    assert commands == ["init", "exec"]
+    assert (tmp_path / "gap_replay_mix.source").read_text().endswith("return a / 2\n")
+    assert mutation.mutated_source("gap_replay/mix.py") == tmp_path / "gap_replay_mix.source"

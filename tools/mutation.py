@@ -259,6 +259,7 @@ def run_module(module: str, copy: Path, fresh: bool = False) -> None:
     current = fingerprint(module, copy)  # the bytes being mutated, whatever the checkout holds by now
     env = {**os.environ, "PYTHONPATH": str(copy), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     config.write_text(config_text(module))  # the timeout and command may change without the session starting over
+    source_snapshot(module).write_bytes((copy / module).read_bytes())  # no mutant is applied yet
     before = stamp.read_text().splitlines() if stamp.exists() else []
     now = current.splitlines()
     if session.exists() and not fresh and before[:1] == now[:1] and before != now:
@@ -304,11 +305,18 @@ def copy_of(module: str) -> Path:
     return OUT / "copies" / name_of(module)
 
 
+def source_snapshot(module: str) -> Path:
+    """Where the module's bytes are kept as its session mutates them, taken before any mutant is applied."""
+    return OUT / f"{name_of(module)}.source"
+
+
 def mutated_source(module: str) -> Path:
-    """The module as its session mutated it: in the module's copy of the tree, which the checkout may have moved on
-    from since (line numbers then differ); the checkout's when there is no copy."""
-    copied = copy_of(module) / module
-    return copied if copied.is_file() else ROOT / module
+    """The module as its session mutated it: its snapshot (the copy itself holds a mutant while a run goes on, and
+    the checkout may have moved on since, with other line numbers); the copy's or the checkout's without one."""
+    for path in (source_snapshot(module), copy_of(module) / module):
+        if path.is_file():
+            return path
+    return ROOT / module
 
 
 def score(module: str) -> Score | None:
