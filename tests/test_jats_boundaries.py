@@ -213,6 +213,27 @@ def test_a_formula_group_gives_each_formula_as_a_paragraph() -> None:
     assert body_text(body) == "a=b\n\nc=d"
 
 
+def test_formulas_of_a_group_inside_a_group_are_each_a_paragraph_without_the_inner_label() -> None:
+    body = (
+        "<disp-formula-group><disp-formula-group><label>(5)</label><disp-formula><tex-math>a=b</tex-math>"
+        "</disp-formula><disp-formula><tex-math>c=d</tex-math></disp-formula></disp-formula-group></disp-formula-group>"
+    )
+    assert body_text(body) == "a=b\n\nc=d"
+
+
+@pytest.mark.parametrize(
+    ("layout", "expected"),
+    [
+        ("<array><tbody><tr><td>y</td><td>=</td><td>a + b</td></tr></tbody></array>", "y = a + b"),
+        ("<preformat>y = a\n    + b</preformat>", "y = a + b"),
+    ],
+)
+def test_a_display_formula_without_tex_or_mathml_is_one_line_even_when_laid_out_as_a_block(
+    layout: str, expected: str
+) -> None:
+    assert body_text(f"<disp-formula><label>(6)</label>{layout}</disp-formula>") == expected
+
+
 def test_a_formula_without_tex_or_mathml_is_its_text_without_its_label_or_footnote_mark() -> None:
     body = '<disp-formula><label>(3)</label> E = mc<sup>2</sup><xref ref-type="fn" rid="f1">*</xref></disp-formula>'
     assert body_text(body) == "E = mc2"
@@ -789,6 +810,16 @@ def test_an_external_entity_is_never_read_and_the_text_after_it_stays(tmp_path: 
     assert jats.read_article(xml.encode()).text == "Before after."
 
 
+@pytest.mark.parametrize(
+    "declaration",
+    ['<!ENTITY e SYSTEM "">', '<!ENTITY e PUBLIC "-//X//ENTITIES Words//EN" "">', '<!ENTITY e SYSTEM "words.ent">'],
+)
+def test_an_external_entity_becomes_nothing_even_with_an_empty_system_identifier(declaration: str) -> None:
+    data = f"<!DOCTYPE article [{declaration}]>".encode() + article("<p>Before &e; after.</p>")
+
+    assert jats.read_article(data).text == "T\n\nBefore after."
+
+
 PMC_DOCTYPE = (
     '<!DOCTYPE article PUBLIC "-//NLM//DTD JATS (Z39.96) Journal Archiving and Interchange DTD v1.2 20190208//EN" '
     '"JATS-archivearticle1.dtd">'
@@ -1072,6 +1103,22 @@ def test_a_one_symbol_operand_takes_no_brackets_and_two_symbols_do(xml: str, exp
 )
 def test_fence_separators_go_one_per_gap_the_last_repeating_and_none_when_empty(attributes: str, expected: str) -> None:
     assert mathml(f"<mfenced {attributes}><mi>a</mi><mi>b</mi><mi>c</mi></mfenced>") == expected
+
+
+@pytest.mark.parametrize(
+    ("separators", "parts", "expected"),
+    [
+        (",;:", "abcd", "(a, b; c: d)"),
+        (",;:", "abcde", "(a, b; c: d: e)"),
+        (",;:|", "abcde", "(a, b; c: d| e)"),
+        (",;:|", "abcdef", "(a, b; c: d| e| f)"),
+    ],
+)
+def test_three_or_more_fence_separators_are_each_used_once_before_the_last_repeats(
+    separators: str, parts: str, expected: str
+) -> None:
+    operands = "".join(f"<mi>{part}</mi>" for part in parts)
+    assert mathml(f'<mfenced separators="{separators}">{operands}</mfenced>') == expected
 
 
 def test_a_formula_group_inside_a_formula_group_gives_its_formulas() -> None:
