@@ -94,6 +94,17 @@ def two_columns(left: tuple[float, float] = (20, 140), right: tuple[float, float
     return [(*left, 50), (*left, 50), (*right, 50), (*right, 50)]
 
 
+def pdf_of_runs(*runs: tuple[float, float, str, float, str]) -> bytes:
+    """A one-page A4 PDF without metadata, of text runs (x, baseline, text, font size, font: `helv` or bold `hebo`)."""
+    document = pymupdf.open()
+    page = document.new_page(width=595, height=842)
+    for x, y, text, size, font in runs:
+        page.insert_text((x, y), text, fontsize=size, fontname=font)
+    data = document.tobytes(garbage=4, deflate=True, no_new_id=True)
+    document.close()
+    return data
+
+
 def pdf_bytes(text: str = "Croup causes a barking cough.", title: str = "", created: str = STAMP) -> bytes:
     """A one-page PDF with a line of text and the given metadata."""
     document = pymupdf.open()
@@ -142,7 +153,12 @@ def test_span_sizes_are_rounded_to_a_tenth(size: float, rounded: float) -> None:
 
 @pytest.mark.parametrize(
     "font, flags, bold",
-    [("Helvetica", 0, False), ("Helvetica-Bold", 0, True), ("Helvetica", pymupdf.TEXT_FONT_BOLD, True)],
+    [
+        ("Helvetica", 0, False),
+        ("Helvetica-Bold", 0, True),
+        ("Helvetica", pymupdf.TEXT_FONT_BOLD, True),
+        ("Times-Italic", pymupdf.TEXT_FONT_ITALIC | pymupdf.TEXT_FONT_SERIFED, False),
+    ],
 )
 def test_a_span_is_bold_by_its_font_name_or_its_flags(font: str, flags: int, bold: bool) -> None:
     assert pdf_text._span(raw_span("Dose", 0, 20, font=font, flags=flags)).bold is bold
@@ -269,6 +285,13 @@ def test_a_span_is_cut_only_where_a_span_starts_over_half_a_point_inside_it(plac
         assert (pieces[0].x0, pieces[0].x1, pieces[1].x0) == (0, place, pytest.approx(place + 0.01))
 
 
+@pytest.mark.parametrize("place, first", [(6.2, "ab"), (6.3, "ab,")], ids=["nearer-the-comma", "nearer-the-space"])
+def test_a_cut_goes_to_the_nearest_word_end_at_fractional_character_widths(place: float, first: str) -> None:
+    """`ab, cd, ef` is 25 points wide, 2.5 a character: its first word ends lie at x=5 (before `,`) and x=7.5 (before
+    ` `), 6.25 halfway between them."""
+    assert texts(pdf_text._cut_at(span("ab, cd, ef", 0, 25), [place]))[0] == first
+
+
 def test_a_word_end_after_the_first_character_is_a_place_to_cut() -> None:
     assert texts(pdf_text._cut_at(span("a, bcd", 0, 60), [11])) == ["a", ", bcd"]
 
@@ -299,6 +322,12 @@ def test_pieces_further_apart_than_15_percent_of_the_font_size_are_separate_word
 def test_a_line_of_hundreds_of_pieces_is_composed_whole() -> None:
     spans = [span(str(number), 10 * number, 10 * number + 5) for number in range(300)]
     assert pdf_text._compose(spans, [None] * 300, 10) == " ".join(str(number) for number in range(300))
+
+
+def test_a_line_of_hundreds_of_pieces_ending_in_a_script_is_composed_whole() -> None:
+    spans = [*(span(str(number), 10 * number, 10 * number + 5) for number in range(299)), span("2", 2990, 2994, size=7)]
+    text = pdf_text._compose(spans, [None] * 299 + ["sub"], 10)
+    assert text == " ".join(str(number) for number in range(299)) + "_2"
 
 
 def test_no_space_is_added_next_to_a_space() -> None:
@@ -494,6 +523,25 @@ def test_lines_of_a_page_read_across_keep_their_order_beside_lines_in_another_di
     assert turned[0]["lines"] == body["lines"]
 
 
+def test_a_line_in_another_direction_does_not_drop_the_lines_after_it_in_its_block() -> None:
+    upright = block("body", 20, 20, 90, 30, "Croup causes a barking cough.")
+    mixed = {"name": "mixed", "bbox": (20, 20, 100, 60), "lines": [vertical_line("x", 90, 50, 60), *upright["lines"]]}
+    turned, _, _ = pdf_text._upright([mixed], 100, 200)
+    assert turned[0]["lines"] == upright["lines"]
+
+
+def test_turned_lines_starting_at_one_height_are_read_left_to_right() -> None:
+    """A row of a table running up the page: `Dose`, in a larger font, 20 points high once turned, lies lower on the
+    page than `500 mg`, so further left once turned; both start at the same height."""
+    dose, amount = vertical_line("Dose", 10, 100, 150), vertical_line("500 mg", 10, 50, 90)
+    dose["bbox"] = (10, 100, 30, 150)
+    turned, _, _ = pdf_text._upright([{"bbox": (10, 50, 30, 150), "lines": [amount, dose]}], 100, 200)
+    assert [(line["spans"][0]["text"], line["bbox"]) for line in turned[0]["lines"]] == [
+        ("Dose", (50, 10, 100, 30)),
+        ("500 mg", (110, 10, 150, 20)),
+    ]
+
+
 # --- adverts -------------------------------------------------------------------------------------------------------
 
 SUBMIT = "Submit your next manuscript to BioMed Central"
@@ -609,6 +657,11 @@ def test_column_lines_are_at_least_15_percent_of_the_page_wide(left: float, gutt
     assert pdf_text._gutters(column_lines(*two_columns(left=(left, 140))), 300) == gutters
 
 
+@pytest.mark.parametrize("right, gutters", [(205, [150]), (204.5, [])], ids=["0.15-of-the-page", "narrower"])
+def test_column_lines_right_of_the_gutter_are_at_least_15_percent_of_the_page_wide(right: float, gutters: list) -> None:
+    assert pdf_text._gutters(column_lines(*two_columns(right=(160, right))), 300) == gutters
+
+
 @pytest.mark.parametrize("distance, gutters", [(15, [150]), (15.5, [])], ids=["0.05-of-the-page", "further"])
 def test_column_lines_reach_to_within_5_percent_of_the_page_of_the_gutter(distance: float, gutters: list) -> None:
     layout = two_columns(left=(20, 150 - distance), right=(150 + distance, 280))
@@ -644,6 +697,22 @@ def test_gutters_are_looked_for_between_20_and_80_percent_of_the_page_width(
     assert pdf_text._gutters(column_lines(*two_columns(left=left, right=right)), 300) == gutters
 
 
+THREE_COLUMNS = ((40, 208), (228, 367), (387, 555))  # on an A4 page, 595 points wide
+
+
+def test_a_page_in_three_columns_has_a_gutter_in_each_gap() -> None:
+    """The second gap lies over 256 points into the search, which starts at x=119."""
+    layout = [(x0, x1, 50) for x0, x1 in THREE_COLUMNS for _ in range(2)]
+    assert pdf_text._gutters(column_lines(*layout), 595) == [218, 377]
+
+
+def test_a_page_too_narrow_to_search_has_no_gutter() -> None:
+    """A page a point wide: 20 % and 80 % of its width round down to the same whole point, so nothing is searched,
+    though two column-wide lines stand on each side of x=0 (a page no real PDF has)."""
+    layout = [(-0.2, 0, 1), (-0.2, 0, 1), (0, 0.2, 1), (0, 0.2, 1)]
+    assert pdf_text._gutters(column_lines(*layout), 1) == []
+
+
 # --- reading order -------------------------------------------------------------------------------------------------
 
 
@@ -660,6 +729,28 @@ def test_a_block_continues_a_wider_one_above_when_it_overlaps_it_by_over_half_it
     """`a` is 200 points wide and 20 high, `b` 100 wide: they must overlap by over 50 points."""
     stacks = pdf_text._stacks([block("a", 0, 0, 200, 20), block("b", x0, 20, x0 + 100, 70)])
     assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
+
+
+@pytest.mark.parametrize("x0, stacked", [(149, True), (150, False)], ids=["overlap-over-half", "overlap-half"])
+def test_a_block_continues_a_narrower_one_above_when_it_overlaps_it_by_over_half_its_width(
+    x0: float, stacked: bool
+) -> None:
+    """`a` is 100 points wide, from x=100 to 200, and `b` 200 wide: they must overlap by over 50 points."""
+    stacks = pdf_text._stacks([block("a", 100, 0, 200, 20), block("b", x0, 20, x0 + 200, 70)])
+    assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
+
+
+@pytest.mark.parametrize("x0, stacked", [(50.4, True), (50.5, False)], ids=["overlap-over-half", "overlap-half"])
+def test_half_a_block_width_is_not_rounded_down(x0: float, stacked: bool) -> None:
+    """Both blocks are 101 points wide: they must overlap by over 50.5 points."""
+    stacks = pdf_text._stacks([block("a", 0, 0, 101, 100), block("b", x0, 100, x0 + 101, 150)])
+    assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
+
+
+def test_a_block_ending_left_of_the_one_above_continues_it() -> None:
+    """The short last line of a paragraph, split off into a block of its own."""
+    blocks = [block("a", 0, 0, 200, 20), block("b", 0, 20, 120, 30)]
+    assert [names(stack) for stack in pdf_text._stacks(blocks)] == [["a", "b"]]
 
 
 @pytest.mark.parametrize(
@@ -681,12 +772,21 @@ def test_half_a_line_is_measured_by_the_first_line_of_the_lower_block() -> None:
     assert [names(stack) for stack in pdf_text._stacks([block("a", 0, 0, 100, 100), lower])] == [["a"], ["b"]]
 
 
+def test_a_block_continues_the_last_block_of_a_stack() -> None:
+    blocks = [block("a", 0, 0, 100, 100), block("b", 0, 100, 100, 150), block("c", 0, 150, 100, 200)]
+    assert [names(stack) for stack in pdf_text._stacks(blocks)] == [["a", "b", "c"]]
+
+
 def test_a_block_continues_the_latest_stack_it_fits_under() -> None:
     blocks = [block("a", 0, 0, 100, 100), block("c", 200, 0, 300, 100), block("b", 0, 100, 100, 150)]
     assert [names(stack) for stack in pdf_text._stacks(blocks)] == [["a", "b"], ["c"]]
 
 
-@pytest.mark.parametrize("top, order", [(5, ["b", "a"]), (5.5, ["a", "b"])], ids=["half-a-line-down", "lower"])
+@pytest.mark.parametrize(
+    "top, order",
+    [(3, ["b", "a"]), (5, ["b", "a"]), (5.5, ["a", "b"])],
+    ids=["within-half-a-line", "half-a-line-down", "lower"],
+)
 def test_blocks_starting_within_half_a_line_of_each_other_are_one_row_read_left_to_right(
     top: float, order: list[str]
 ) -> None:
@@ -708,6 +808,27 @@ def test_a_row_holds_the_stacks_starting_within_half_a_line_of_its_first_block(
     blocks: list[dict], order: list[str]
 ) -> None:
     assert names(pdf_text._rows(blocks)) == order
+
+
+def test_half_a_line_of_a_row_is_measured_by_the_first_line_of_its_first_block() -> None:
+    """`a` starts the row with a 20-point first line, so the row takes stacks starting up to 10 points lower, though
+    `b`, taken in first, has 10-point lines."""
+    first = block("a", 200, 0, 300, 50)
+    first["lines"][0]["bbox"] = (200, 0, 300, 20)
+    blocks = [first, block("b", 100, 6, 150, 56), block("c", 0, 8, 50, 58)]
+    assert names(pdf_text._rows(blocks)) == ["c", "b", "a"]
+
+
+def test_the_first_stack_of_a_row_is_the_one_whose_first_block_starts_furthest_left() -> None:
+    """`a` (a 20-point line) and `b` start the page side by side; `b` goes on in blocks drifting left, under and past
+    `a`. The row is measured by `a`, the stack starting further left, and so takes `c`, starting 8 points down."""
+    first = block("a", 50, 0, 100, 20)
+    first["lines"][0]["bbox"] = (50, 0, 100, 20)
+    drifting = [
+        block(f"b{index}", x0, 10 * index, x0 + 100, 10 * index + 10) for index, x0 in enumerate((110, 110, 65, 20))
+    ]
+    blocks = [first, *drifting, block("c", 0, 8, 30, 18)]
+    assert names(pdf_text._rows(blocks)) == ["c", "a", "b0", "b1", "b2", "b3"]
 
 
 def test_stacks_on_a_row_are_read_in_the_order_their_first_blocks_start() -> None:
@@ -760,8 +881,9 @@ def test_a_block_across_the_gutter_between_column_blocks_cuts_the_page_into_band
     [
         (100, ["title", "right 0", "left 1", "left 2", "right 1", "right 2", "footer"]),
         (100.5, ["title", "left 1", "left 2", "right 0", "right 1", "right 2", "footer"]),
+        (90, ["title", "right 0", "left 1", "left 2", "right 1", "right 2", "footer"]),
     ],
-    ids=["ending-at-the-left-top", "ending-lower"],
+    ids=["ending-at-the-left-top", "ending-lower", "ending-higher"],
 )
 def test_a_column_block_above_everything_in_the_other_column_is_read_first(bottom: float, order: list[str]) -> None:
     assert names(pdf_text._reading_order(column_page(block("right 0", 160, 50, 280, bottom)), 300)) == order
@@ -805,10 +927,13 @@ def test_a_block_without_characters_is_read_with_the_first_column(lines: list[di
     ]
 
 
-def test_blocks_starting_at_one_height_are_taken_left_to_right() -> None:
+@pytest.mark.parametrize("listed_backwards", [False, True], ids=["listed-left-first", "listed-right-first"])
+def test_blocks_starting_at_one_height_are_taken_left_to_right(listed_backwards: bool) -> None:
     """`left 0` lies above everything in the right column and `across` crosses the gutter: both cut the page, the
-    one further left first, though the other ends higher."""
+    one further left first, though the other ends higher, in whichever order mupdf lists them."""
     extra = [block("left 0", 20, 50, 130, 90, "a" * 10), block("across", 140, 50, 280, 60, "m" * 20)]
+    if listed_backwards:
+        extra.reverse()
     assert names(pdf_text._reading_order(column_page(*extra), 300)) == [
         "title",
         "left 0",
@@ -818,6 +943,34 @@ def test_blocks_starting_at_one_height_are_taken_left_to_right() -> None:
         "right 1",
         "right 2",
         "footer",
+    ]
+
+
+def test_a_mark_fitting_in_both_columns_within_1_percent_of_the_page_is_read_with_the_left_column() -> None:
+    """The gutter lies at x=150 of a 300-point page: a mark from 148 to 152 fits in either column."""
+    order = names(pdf_text._reading_order(column_page(block("mark", 148, 160, 152, 170, "*")), 300))
+    assert order == ["title", "left 1", "mark", "left 2", "right 1", "right 2", "footer"]
+
+
+def test_a_line_starting_left_of_the_page_edge_is_in_the_first_column() -> None:
+    """A glyph sticking out 10 points past the left edge of the page."""
+    order = names(pdf_text._reading_order(column_page(block("bleed", -10, 160, 100, 170, "b" * 40)), 300))
+    assert order == ["title", "left 1", "bleed", "left 2", "right 1", "right 2", "footer"]
+
+
+def test_a_page_in_three_columns_is_read_column_by_column() -> None:
+    blocks = [
+        block(f"{name} {row}", x0, 100 * row, x1, 100 * row + 20, "a" * 50, "a" * 50)
+        for row in (1, 2)
+        for name, (x0, x1) in zip(("left", "middle", "right"), THREE_COLUMNS, strict=True)
+    ]
+    assert names(pdf_text._reading_order(blocks, 595)) == [
+        "left 1",
+        "left 2",
+        "middle 1",
+        "middle 2",
+        "right 1",
+        "right 2",
     ]
 
 
@@ -876,6 +1029,12 @@ def test_a_piece_of_a_block_whose_middle_lies_within_the_line_before_is_on_that_
 def test_a_piece_of_a_block_joins_the_line_just_before_it_not_the_first() -> None:
     page = stub_page((72, 100, 110, "Take"), (72, 120, 130, "Dose"), (120, 120, 130, "500 mg"))
     assert [item.text for item in pdf_text._page_lines(page)[0]] == ["Take", "Dose 500 mg"]
+
+
+def test_a_piece_of_a_block_above_the_line_before_it_is_a_line_of_its_own_even_beside_an_earlier_line() -> None:
+    """`500 mg`, listed after `Dose`, lies beside `Take`, above `Dose`."""
+    page = stub_page((72, 100, 110, "Take"), (72, 120, 130, "Dose"), (120, 100, 110, "500 mg"))
+    assert [item.text for item in pdf_text._page_lines(page)[0]] == ["Take", "Dose", "500 mg"]
 
 
 # --- running headers and footers -----------------------------------------------------------------------------------
@@ -1137,6 +1296,11 @@ def test_heading_lines_in_one_block_count_their_words_together() -> None:
     assert headings(line(eleven, size=14, block=(0, 1)), line(eleven, size=14, block=(0, 2))) == {0, 1}
 
 
+def test_headings_are_found_in_a_document_of_hundreds_of_lines() -> None:
+    body = [line(f"Line {number} of the text.", block=(0, number)) for number in range(299)]
+    assert headings(*body, line("Annex", size=14, block=(0, 299))) == {299}
+
+
 def items(*lines: _Line) -> list[tuple[str, list[str]]]:
     """The items lines are grouped into (10-point body), as (kind, lines)."""
     return [(item.kind, item.lines) for item in pdf_text._items([list(lines)], 10)]
@@ -1211,6 +1375,22 @@ def test_heading_lines_in_one_size_make_one_heading_and_a_new_size_another() -> 
     ]
 
 
+def test_heading_lines_in_one_size_before_body_text_make_one_heading() -> None:
+    assert items(
+        line("Croup in", size=24, block=(0, 0)),
+        line("children", size=24, block=(0, 0)),
+        line("Give dexamethasone.", block=(0, 1)),
+    ) == [("heading", ["Croup in", "children"]), ("paragraph", ["Give dexamethasone."])]
+
+
+def test_a_heading_line_in_a_larger_size_after_a_heading_starts_another() -> None:
+    assert items(
+        line("Guideline", size=14, block=(0, 0)),
+        line("Croup", size=24, block=(0, 1)),
+        line("Give dexamethasone.", block=(0, 2)),
+    ) == [("heading", ["Guideline"]), ("heading", ["Croup"]), ("paragraph", ["Give dexamethasone."])]
+
+
 def test_headings_separated_by_text_are_separate() -> None:
     assert items(
         line("Treatment", size=14, block=(0, 0)),
@@ -1265,6 +1445,12 @@ def test_the_first_page_title_is_its_largest_text_with_letters_in_one_block() ->
 
 def test_the_first_page_title_stops_at_a_line_of_another_size() -> None:
     lines = [line("Croup in", size=24), line("assessment", size=18), line("children", size=24)]
+    assert pdf_text._first_page_title(lines) == "Croup in"
+
+
+def test_the_first_page_title_stops_at_a_line_of_an_earlier_block() -> None:
+    """Pages list their lines block by block, in reading order: this guards the rule, not a layout of a real page."""
+    lines = [line("Croup in", size=24, block=(0, 2)), line("Annex", size=24, block=(0, 1))]
     assert pdf_text._first_page_title(lines) == "Croup in"
 
 
@@ -1340,6 +1526,20 @@ def test_no_date_without_a_pdf_date_in_the_metadata(created: str) -> None:
 def test_a_pdf_without_a_title_or_words_has_no_title() -> None:
     extracted = pdf_text.pdf_to_markdown(pdf_bytes("2024", title="untitled"))
     assert (extracted.title, extracted.pages) == (None, 1)
+
+
+def test_a_title_of_two_lines_in_one_block_of_the_first_page_is_read_whole() -> None:
+    data = pdf_of_runs(
+        (72, 100, "Croup in", 24, "helv"),
+        (72, 130, "children", 24, "helv"),
+        (72, 200, "Croup causes a barking cough.", 10, "helv"),
+    )
+    assert pdf_text.pdf_to_markdown(data).title == "Croup in children"
+
+
+def test_a_bold_lead_in_line_runs_on_into_its_sentence() -> None:
+    data = pdf_of_runs((72, 200, "Dosage", 10, "hebo"), (72, 212, "is given daily.", 10, "helv"))
+    assert pdf_text.pdf_to_markdown(data).text == "Dosage is given daily."
 
 
 def test_a_real_metadata_title_is_kept_stripped() -> None:
