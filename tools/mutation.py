@@ -56,7 +56,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     "gap_replay/mix.py": ("tests/test_mix.py",),
     "gap_replay/shards/indexed.py": ("tests/test_indexed.py", "tests/test_indexed_boundaries.py"),
     "gap_replay/shards/manifest.py": ("tests/test_manifest.py", "tests/test_manifest_boundaries.py"),
-    "sources/pubmed.py": ("tests/test_pubmed.py", "tests/test_pubmed_updates.py", "tests/test_pubmed_boundaries.py"),
+    "sources/pubmed.py": (
+        "tests/test_pubmed_boundaries.py",
+        "tests/test_pubmed_batches.py",
+        "tests/test_pubmed.py",
+        "tests/test_pubmed_updates.py",  # a whole Beam curate: last, as most mutants fail a test before it
+    ),
     "sources/jats.py": ("tests/test_jats.py", "tests/test_jats_boundaries.py", "tests/test_pmc.py"),
     # `extract.py` only gathers what the organisation modules import; the extraction itself is these three. Their
     # own tests come first: most mutants fail one of them, and `-x` stops before the slower sample-file tests.
