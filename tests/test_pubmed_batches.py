@@ -3,6 +3,8 @@ hand them to several workers and still write what one parser reads."""
 
 import gzip
 import io
+import random
+import string
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,14 @@ def test_a_batch_ends_with_the_first_record_to_end_at_or_past_the_batch_size():
     assert exactly[0] == data[:first_end] + b"</PubmedArticleSet>"
     one_more = cut(data, first_end + 1)
     assert one_more[0] == data[:second_end] + b"</PubmedArticleSet>"
+
+
+@pytest.mark.parametrize("padding", range(32))
+def test_a_record_ending_exactly_at_the_batch_size_ends_the_batch_wherever_it_falls(padding):
+    """32 paddings put the first record's end at every remainder modulo 32."""
+    data = pubmed_file(article(1, "x" * padding), article(2), article(3))
+    first_end = data.index(b"</PubmedArticle>") + len(b"</PubmedArticle>")
+    assert cut(data, first_end)[0] == data[:first_end] + b"</PubmedArticleSet>"
 
 
 def test_every_batch_after_the_first_repeats_the_head_and_the_last_keeps_the_file_s_own_end():
@@ -114,6 +124,22 @@ def test_there_are_no_batches_when_no_pubmed_root_starts_near_the_top():
     assert cut(pubmed_file(article(1), head=padding + b"<PubmedArticleSet>"), 1) == []
     near = b"<!--" + b"x" * (pubmed.HEAD_BYTES - 100) + b"-->"
     assert len(cut(pubmed_file(article(1), head=near + b"<PubmedArticleSet>"), 1)) == 2
+
+
+def test_a_gzipped_file_whose_first_piece_passes_the_head_bytes_without_a_root_has_no_batches():
+    """Letters drawn at random compress little, so the first 64 KB read inflates to more than HEAD_BYTES."""
+    letters = random.Random(7).choices(string.ascii_letters, k=2 * pubmed.HEAD_BYTES)
+    padding = b"<!--" + "".join(letters).encode() + b"-->"
+    data = gzip.compress(pubmed_file(article(1), article(2), head=padding + b"<PubmedArticleSet>"))
+    assert next(pubmed._xml_chunks(io.BytesIO(data))).find(b"<PubmedArticleSet>") < 0
+    assert cut(data, 1) == []
+
+
+def test_the_root_is_looked_for_across_pieces_within_the_head_bytes():
+    """A gzip file of two members, the first holding only the XML declaration: the root is in the second piece."""
+    declaration = b'<?xml version="1.0" encoding="utf-8"?>\n'
+    data = gzip.compress(declaration) + gzip.compress(pubmed_file(article(1), article(2), head=b"<PubmedArticleSet>"))
+    assert len(cut(data, 1)) == 3
 
 
 def test_a_file_that_breaks_off_gives_its_batches_then_the_error():
