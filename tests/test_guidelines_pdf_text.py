@@ -767,34 +767,34 @@ def test_a_page_too_narrow_to_search_has_no_gutter() -> None:
 # --- reading order -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("x0, stacked", [(49, True), (50, False)], ids=["overlap-over-half", "overlap-half"])
-def test_a_block_overlapping_the_one_above_by_over_half_its_width_continues_it(x0: float, stacked: bool) -> None:
-    stacks = pdf_text._stacks([block("a", 0, 0, 100, 100), block("b", x0, 100, x0 + 100, 150)])
-    assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
-
-
-@pytest.mark.parametrize("x0, stacked", [(149, True), (150, False)], ids=["overlap-over-half", "overlap-half"])
-def test_a_block_continues_a_wider_one_above_when_it_overlaps_it_by_over_half_its_own_width(
-    x0: float, stacked: bool
+@pytest.mark.parametrize(
+    ("above", "below", "stacked"),
+    [
+        ((0, 0, 100, 100), (49, 100, 149, 150), True),
+        ((0, 0, 100, 100), (50, 100, 150, 150), False),
+        ((0, 0, 200, 20), (149, 20, 249, 70), True),
+        ((0, 0, 200, 20), (150, 20, 250, 70), False),
+        ((100, 0, 200, 20), (149, 20, 349, 70), True),
+        ((100, 0, 200, 20), (150, 20, 350, 70), False),
+        ((0, 0, 101, 100), (50.4, 100, 151.4, 150), True),
+        ((0, 0, 101, 100), (50.5, 100, 151.5, 150), False),
+    ],
+    ids=[
+        "same-width-over-half",
+        "same-width-half",
+        "narrower-below-over-half",
+        "narrower-below-half",
+        "wider-below-over-half",
+        "wider-below-half",
+        "odd-width-over-half",
+        "odd-width-half-not-rounded-down",
+    ],
+)
+def test_a_block_continues_the_one_above_when_they_overlap_by_over_half_the_narrower_width(
+    above: tuple[float, float, float, float], below: tuple[float, float, float, float], stacked: bool
 ) -> None:
-    """`a` is 200 points wide and 20 high, `b` 100 wide: they must overlap by over 50 points."""
-    stacks = pdf_text._stacks([block("a", 0, 0, 200, 20), block("b", x0, 20, x0 + 100, 70)])
-    assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
-
-
-@pytest.mark.parametrize("x0, stacked", [(149, True), (150, False)], ids=["overlap-over-half", "overlap-half"])
-def test_a_block_continues_a_narrower_one_above_when_it_overlaps_it_by_over_half_its_width(
-    x0: float, stacked: bool
-) -> None:
-    """`a` is 100 points wide, from x=100 to 200, and `b` 200 wide: they must overlap by over 50 points."""
-    stacks = pdf_text._stacks([block("a", 100, 0, 200, 20), block("b", x0, 20, x0 + 200, 70)])
-    assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
-
-
-@pytest.mark.parametrize("x0, stacked", [(50.4, True), (50.5, False)], ids=["overlap-over-half", "overlap-half"])
-def test_half_a_block_width_is_not_rounded_down(x0: float, stacked: bool) -> None:
-    """Both blocks are 101 points wide: they must overlap by over 50.5 points."""
-    stacks = pdf_text._stacks([block("a", 0, 0, 101, 100), block("b", x0, 100, x0 + 101, 150)])
+    """Over half of 100 points is over 50; of 101 points, over 50.5."""
+    stacks = pdf_text._stacks([block("a", *above), block("b", *below)])
     assert [names(stack) for stack in stacks] == ([["a", "b"]] if stacked else [["a"], ["b"]])
 
 
