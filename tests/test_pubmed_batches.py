@@ -126,6 +126,12 @@ def test_there_are_no_batches_when_no_pubmed_root_starts_near_the_top():
     assert len(cut(pubmed_file(article(1), head=near + b"<PubmedArticleSet>"), 1)) == 2
 
 
+@pytest.mark.parametrize(("comment", "batched"), [(60_000, True), (100_000, False)], ids=["within-64-kb", "past-64-kb"])
+def test_the_root_is_looked_for_in_the_first_64_kb(comment, batched):
+    head = b"<!--" + b"x" * comment + b"-->" + b"<PubmedArticleSet>"
+    assert bool(cut(pubmed_file(article(1), article(2), head=head), 1)) is batched
+
+
 def test_a_gzipped_file_whose_first_piece_passes_the_head_bytes_without_a_root_has_no_batches():
     """Letters drawn at random compress little, so the first 64 KB read inflates to more than HEAD_BYTES."""
     letters = random.Random(7).choices(string.ascii_letters, k=2 * pubmed.HEAD_BYTES)
