@@ -5,6 +5,7 @@ One record shape flows through every stage: sources emit it, curate cleans and f
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 import io
@@ -79,12 +80,25 @@ def _text_lines(path: str | os.PathLike[str]) -> IO[str]:
     return open(path, encoding="utf-8")
 
 
+def json_line(doc: Document) -> bytes:
+    """A document as one line of JSONL: compact, sorted-key UTF-8 JSON and a newline."""
+    return orjson.dumps(doc.to_dict(), option=JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+
+
+@contextlib.contextmanager
+def jsonl_sink(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """A binary stream for JSON lines at `path` (gzip when the name ends in .gz), renamed into place when the block
+    ends without an error and removed otherwise."""
+    with atomic_path(path) as tmp, (gzip.open if str(path).endswith(".gz") else open)(tmp, "wb") as out:
+        yield out
+
+
 def write_jsonl(docs: Iterable[Document], path: str | os.PathLike[str]) -> int:
     """Write documents as JSON lines (gzip when the name ends in .gz), atomically; returns the count."""
     count = 0
-    with atomic_path(path) as tmp, (gzip.open if str(path).endswith(".gz") else open)(tmp, "wb") as out:
+    with jsonl_sink(path) as out:
         for doc in docs:
-            out.write(orjson.dumps(doc.to_dict(), option=JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE))
+            out.write(json_line(doc))
             count += 1
     return count
 

@@ -12,7 +12,6 @@ parser.
 from __future__ import annotations
 
 import collections
-import gzip
 import io
 import itertools
 import multiprocessing
@@ -27,10 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-import orjson
-
-from gap_replay.documents import JSON_OPTIONS, Document
-from gap_replay.files import atomic_path
+from gap_replay.documents import Document, json_line, jsonl_sink
 from gap_replay.sources import Parser
 from gap_replay.sources.base import Deletion, failure_detail
 
@@ -62,23 +58,25 @@ def available_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def json_line(document: Document) -> bytes:
-    """A document as one line of JSONL, as `write_jsonl` writes it."""
-    return orjson.dumps(document.to_dict(), option=JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
+def write_items(items: Iterable[Document | Deletion], write: Callable[[bytes], object], count: FileCount) -> None:
+    """Each document written as a JSON line and counted in `count`; deletions only counted."""
+    for item in items:
+        if isinstance(item, Deletion):
+            count.deletions += 1
+        else:
+            write(json_line(item))
+            count.documents += 1
 
 
 def parse_batch(parse: Parser, batch: bytes, name: str) -> tuple[bytes, int, int, bool]:
     """A worker's share: (the batch's documents as JSONL, documents, deletions, whether it parsed to its end)."""
-    lines, deletions = [], 0
+    lines: list[bytes] = []
+    count = FileCount(name)
     try:
-        for item in parse(io.BytesIO(batch), name):
-            if isinstance(item, Deletion):
-                deletions += 1
-            else:
-                lines.append(json_line(item))
+        write_items(parse(io.BytesIO(batch), name), lines.append, count)
     except Exception:  # the file is then read whole in the main process, which reports the error
         return b"", 0, 0, False
-    return b"".join(lines), len(lines), deletions, True
+    return b"".join(lines), count.documents, count.deletions, True
 
 
 def end_with_parent(parent: int) -> None:
@@ -142,17 +140,10 @@ def handed_out(files: Iterable[str], parse: Parser, batcher: Batcher | None, wor
 
 def _write_plain(count: FileCount, parse: Parser, sink: BinaryIO) -> None:
     """The plain parser over the whole file, past the `count.items` items already written."""
-    skip, count.failure = count.items, None
+    count.failure = None
     try:
         with open(count.path, "rb") as stream:
-            for item in parse(stream, count.path):
-                if skip:
-                    skip -= 1
-                elif isinstance(item, Deletion):
-                    count.deletions += 1
-                else:
-                    sink.write(json_line(item))
-                    count.documents += 1
+            write_items(itertools.islice(parse(stream, count.path), count.items, None), sink.write, count)
     except Exception as error:  # any parser failure is this file's, never the end of the command
         count.failure = failure_detail(error, count.path)
 
@@ -207,7 +198,7 @@ def parse_files(
     workers_pool = Workers(max(1, workers))
     total = failures = 0
     try:
-        with atomic_path(out) as temporary, (gzip.open if str(out).endswith(".gz") else open)(temporary, "wb") as sink:
+        with jsonl_sink(out) as sink:
             handed = handed_out(map(str, files), parse, batcher, workers_pool)
             for count in written_in_order(handed, parse, sink, workers_pool.count * BATCHES_AHEAD):
                 if count.failure is not None:
