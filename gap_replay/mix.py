@@ -5,15 +5,25 @@ Everything is a function of (seed, id), so a rerun, on any runner and any number
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterable
 
 
 def stable_unit(seed: int, purpose: str, key: str) -> float:
-    """A uniform number in [0, 1) fixed by (seed, purpose, key): the project's only source of randomness."""
-    digest = hashlib.blake2b(f"{seed}\x00{purpose}\x00{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    """A uniform number in [0, 1) fixed by (seed, purpose, key): the project's only source of randomness.
+
+    It is the BLAKE2b-64 of `<seed>\\0<purpose>\\0<key>` over 2**64; the hash of the first two parts is kept and
+    copied for each key (build draws three numbers a document)."""
+    digest = _hashed_prefix(seed, purpose).copy()
+    digest.update(key.encode())
+    return int.from_bytes(digest.digest(), "big") / 2**64
+
+
+@functools.lru_cache(maxsize=64)
+def _hashed_prefix(seed: int, purpose: str) -> hashlib.blake2b:
+    return hashlib.blake2b(f"{seed}\x00{purpose}\x00".encode(), digest_size=8)
 
 
 def split_of(doc_id: str, seed: int, valid_fraction: float) -> str:

@@ -62,12 +62,17 @@ MAX_SHARDS = 100_000  # per split: more means `shards.tokens_per_shard` is far t
 SLICE_DOCUMENTS = 2048  # rows per work item: few enough that workers share a file evenly
 READ_ROWS = 256  # Parquet rows decoded at a time
 READ_BUFFER = 1 << 20  # Parquet bytes read at a time (not a whole row group at once)
+FOOTERS_KEPT = 16  # curated files whose Parquet footer a tokenizing worker keeps
 BATCH_DOCUMENTS = 256  # texts per tokenizer call (and per TokenizedBatch), or fewer when they reach
 BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small whatever the document lengths
-# Batches handed to the encoding thread before the oldest is taken back: the tokenizer (which leaves the GIL) encodes
-# the next batch while this thread spills the last one and Beam carries it on.
-ENCODE_AHEAD = 1
-WRITE_TOKENS = 1 << 22  # tokens gathered before each write of a shard
+# Threads that encode batches, and batches handed to them before the oldest is taken back. The tokenizer leaves the
+# GIL while it encodes (on its own thread pool) but holds it to hand back the ids, so with two threads one batch is
+# encoded while the last one's ids are made into arrays, and this thread spills and reads meanwhile (5% less wall
+# time on 2 cores than one thread; a third gains nothing).
+ENCODE_THREADS = 2
+ENCODE_AHEAD = ENCODE_THREADS
+SPILL_WINDOW = 8 << 20  # bytes of a spill file mapped at a time while a shard's documents are read from it
+WRITE_TOKENS = 1 << 18  # tokens gathered (and index arrays of that length) before each write of a shard
 # Beside each shard's entry in the staging folder: its copies' lengths, an array per source, and under REPLAY_IDS
 # the ids of the replay documents drawn into it.
 EXTRAS = ".extras.npz"
@@ -117,12 +122,21 @@ def curated_slices(paths: Sequence[str], documents: int = SLICE_DOCUMENTS) -> li
     return slices
 
 
-def read_slice(piece: CuratedSlice, columns: Sequence[str] = COLUMNS) -> Iterator[pa.RecordBatch]:
+def read_footer(path: str) -> pq.FileMetaData:
+    """A Parquet file's footer (its schema and row groups), through Beam's FileSystems."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
+        return pq.ParquetFile(stream).metadata
+
+
+def read_slice(
+    piece: CuratedSlice, columns: Sequence[str] = COLUMNS, footer: pq.FileMetaData | None = None
+) -> Iterator[pa.RecordBatch]:
     """The slice's rows, a few hundred at a time. The rows before it in its row group are decoded and skipped
-    (Parquet has no row offsets), which costs little: curate writes small, uncompressed row groups."""
+    (Parquet has no row offsets), which costs little: curate writes small, uncompressed row groups. `footer`, the
+    file's footer when already read, spares reading it again (it grows with the file's row groups)."""
     with FileSystems.open(piece.path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
         row = 0
-        parquet = pq.ParquetFile(stream, pre_buffer=False, buffer_size=READ_BUFFER)
+        parquet = pq.ParquetFile(stream, metadata=footer, pre_buffer=False, buffer_size=READ_BUFFER)
         batches = parquet.iter_batches(READ_ROWS, row_groups=[piece.row_group], columns=list(columns))
         for batch in batches:
             start, stop = max(row, piece.start), min(row + batch.num_rows, piece.stop)
@@ -214,7 +228,8 @@ class TokenizeSlices(beam.DoFn):
         self._tokenizer = load_tokenizer(self._path, eos_token=self._eos_token)
         self._dtype = dtype_for_vocab(self._tokenizer.vocab_size)
         self._progress = Progress("build: tokenizing", "documents", whole=self._whole)
-        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        self._encoder = ThreadPoolExecutor(max_workers=ENCODE_THREADS, thread_name_prefix="encode")
+        self._footers: collections.OrderedDict[str, pq.FileMetaData] = collections.OrderedDict()
 
     def start_bundle(self) -> None:
         self._spill: BinaryIO | None = None
@@ -224,7 +239,7 @@ class TokenizeSlices(beam.DoFn):
     def process(self, piece: CuratedSlice) -> Iterator[TokenizedBatch]:
         if self._spill is None:
             self._spill = open(os.path.join(self._spill_dir, f"{uuid.uuid4().hex}.bin"), "xb")  # noqa: SIM115
-        for columns, texts in _text_batches(piece):
+        for columns, texts in _text_batches(piece, self._footer(piece.path)):
             encoding = self._encoder.submit(self._tokenizer.encode_concatenated, texts, self._dtype)
             self._pending.append((columns, encoding))
             while len(self._pending) > ENCODE_AHEAD:
@@ -242,6 +257,15 @@ class TokenizeSlices(beam.DoFn):
             self._spill.close()
         if getattr(self, "_encoder", None) is not None:
             self._encoder.shutdown(cancel_futures=True)
+
+    def _footer(self, path: str) -> pq.FileMetaData:
+        """The footer of a curated file, read once for the last few files this worker read: a file has many slices,
+        and reading its footer for each made the cost of a file grow with the square of its row groups."""
+        footer = self._footers.pop(path, None)
+        self._footers[path] = footer = read_footer(path) if footer is None else footer
+        while len(self._footers) > FOOTERS_KEPT:
+            self._footers.popitem(last=False)
+        return footer
 
     def _spilled(self, columns: BatchColumns, encoding: Future) -> TokenizedBatch:
         """A batch whose encoding is done: its tokens appended to the spill file, its batch described."""
@@ -271,10 +295,12 @@ class TokenizeSlices(beam.DoFn):
         )
 
 
-def _text_batches(piece: CuratedSlice) -> Iterator[tuple[BatchColumns, list[str]]]:
+def _text_batches(
+    piece: CuratedSlice, footer: pq.FileMetaData | None = None
+) -> Iterator[tuple[BatchColumns, list[str]]]:
     """(columns, texts) of a slice, at most `BATCH_DOCUMENTS` texts or about `BATCH_CHARACTERS` characters at a
     time (a few long texts make a batch of their own)."""
-    for batch in read_slice(piece, [*COLUMNS, "license"]):
+    for batch in read_slice(piece, [*COLUMNS, "license"], footer):
         ids, sources, texts = _columns(batch)
         licenses = _licenses(batch)
         lengths = [len(text) for text in texts]
@@ -375,13 +401,14 @@ class PlanMix(beam.PTransform):
 @dataclass(frozen=True)
 class ShardPiece:
     """The copies of one batch that go to one shard: copy j is `sizes[j]` tokens from token `starts[j]` of the spill
-    file `path`, placed in the shard by `order[j]` = (seeded shuffle draw, copy key)."""
+    file `path`, placed in the shard by its seeded shuffle draw `draws[j]`, ties broken by its key `keys[j]`."""
 
     path: str
-    order: list[tuple[float, str]]
+    draws: np.ndarray
+    keys: list[str]
     sources: list[str]
     licenses: list[str]
-    characters: list[int]
+    characters: np.ndarray
     starts: np.ndarray
     sizes: np.ndarray
 
@@ -396,6 +423,7 @@ def shard_pieces(batch: TokenizedBatch, plan: MixPlan, seed: int) -> Iterator[tu
             count = plan.shard_counts[split]
             shard = (split, int(stable_unit(seed, "shard", key) * count), count)
             chosen.setdefault(shard, []).append((stable_unit(seed, "shuffle", key), key, i))
+    characters = np.asarray(batch.characters, dtype=np.int64)
     for shard, copies in chosen.items():
         documents = np.array([i for *_, i in copies], dtype=np.int64)
         starts = batch.offsets[documents]
@@ -403,14 +431,57 @@ def shard_pieces(batch: TokenizedBatch, plan: MixPlan, seed: int) -> Iterator[tu
             shard,
             ShardPiece(
                 path=batch.path,
-                order=[(draw, key) for draw, key, _ in copies],
+                draws=np.array([draw for draw, *_ in copies], dtype=np.float64),
+                keys=[key for _, key, _ in copies],
                 sources=[batch.sources[i] for *_, i in copies],
                 licenses=[batch.licenses[i] for *_, i in copies],
-                characters=[batch.characters[i] for *_, i in copies],
+                characters=characters[documents],
                 starts=starts,
                 sizes=batch.offsets[documents + 1] - starts,
             ),
         )
+
+
+class ShardCopies(NamedTuple):
+    """Every copy a shard holds, column by column in the shard's order: copy j, keyed `keys[j]`, is `sizes[j]`
+    tokens from token `starts[j]` of the spill file `paths[files[j]]`."""
+
+    keys: list[str]
+    sources: list[str]
+    licenses: list[str]
+    characters: np.ndarray
+    paths: list[str]
+    files: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+
+
+def shuffled_copies(pieces: Sequence[ShardPiece]) -> ShardCopies:
+    """The pieces' copies together, in seeded-shuffle order: by draw, ties by key."""
+    paths = sorted({piece.path for piece in pieces})
+    number = {path: n for n, path in enumerate(paths)}
+    keys = [key for piece in pieces for key in piece.keys]
+    order = np.lexsort((np.array(keys, dtype=str), _joined([piece.draws for piece in pieces], np.float64)))
+    counts = [len(piece.keys) for piece in pieces]
+    files = np.repeat(np.array([number[piece.path] for piece in pieces], dtype=np.int64), counts)
+    taken = order.tolist()
+    sources = [source for piece in pieces for source in piece.sources]
+    licenses = [license for piece in pieces for license in piece.licenses]
+    return ShardCopies(
+        keys=[keys[j] for j in taken],
+        sources=[sources[j] for j in taken],
+        licenses=[licenses[j] for j in taken],
+        characters=_joined([piece.characters for piece in pieces], np.int64)[order],
+        paths=paths,
+        files=files[order],
+        starts=_joined([piece.starts for piece in pieces], np.int64)[order],
+        sizes=_joined([piece.sizes for piece in pieces], np.int64)[order],
+    )
+
+
+def _joined(arrays: Sequence[np.ndarray], dtype: type) -> np.ndarray:
+    """Arrays end to end as `dtype` (an empty array of it when there are none)."""
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
 
 
 class WrittenShard(NamedTuple):
@@ -426,66 +497,85 @@ def write_split_shard(
     directory: str, split: str, index: int, count: int, pieces: Iterable[ShardPiece], dtype: np.dtype
 ) -> WrittenShard:
     """Write shard `index` of `count` of a split, its copies in seeded-shuffle order, and describe it."""
-    pieces = list(pieces)
-    order = sorted((draw, key, p, j) for p, piece in enumerate(pieces) for j, (draw, key) in enumerate(piece.order))
+    copies = shuffled_copies(list(pieces))
     path = shard_name(split, index, count)
-    sources: dict[str, int] = {}
-    source_documents: dict[str, int] = {}
-    license_documents: dict[str, dict[str, int]] = {}
-    lengths: dict[str, list[tuple[int, int]]] = {}
-    replay_ids: set[str] = set()
     with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
-        chunk: list[tuple[str, int, int]] = []
-        gathered = 0
-        for _, key, p, j in order:
-            piece = pieces[p]
-            size = int(piece.sizes[j])
-            source = piece.sources[j]
-            sources[source] = sources.get(source, 0) + size
-            source_documents[source] = source_documents.get(source, 0) + 1
-            licenses = license_documents.setdefault(source, {})
-            licenses[piece.licenses[j]] = licenses.get(piece.licenses[j], 0) + 1
-            lengths.setdefault(source, []).append((piece.characters[j], size))
-            if source == "replay":
-                replay_ids.add(key.rsplit("#", 1)[0])
-            chunk.append((piece.path, int(piece.starts[j]), size))
-            gathered += size
-            if gathered >= WRITE_TOKENS:
-                writer.add_documents(*read_spilled(chunk, dtype))
-                chunk, gathered = [], 0
-        writer.add_documents(*read_spilled(chunk, dtype))
+        for run in runs_of(copies.sizes, WRITE_TOKENS):
+            sizes = copies.sizes[run]
+            writer.add_documents(read_spilled(copies.paths, copies.files[run], copies.starts[run], sizes, dtype), sizes)
+    names = sorted(set(copies.sources))
+    sources = np.array(copies.sources, dtype=str)
+    of_source = {name: sources == name for name in names}
+    licenses = collections.Counter(zip(copies.sources, copies.licenses, strict=True))
     entry = ShardEntry.from_files(
         path,
         split,
         writer.close(),
-        dict(sorted(sources.items())),
-        dict(sorted(source_documents.items())),
-        {source: dict(sorted(counts.items())) for source, counts in sorted(license_documents.items())},
+        {name: int(copies.sizes[mask].sum()) for name, mask in of_source.items()},
+        {name: int(mask.sum()) for name, mask in of_source.items()},
+        {
+            name: dict(sorted((license, n) for (source, license), n in licenses.items() if source == name))
+            for name in names
+        },
     )
-    arrays = {source: np.array(pairs, dtype=np.int32).T for source, pairs in lengths.items()}
-    return WrittenShard(entry, arrays, sorted(replay_ids))
+    lengths = {
+        name: np.stack([copies.characters[mask], copies.sizes[mask]]).astype(np.int32)
+        for name, mask in of_source.items()
+    }
+    replay_ids = {
+        key.rsplit("#", 1)[0] for key, source in zip(copies.keys, copies.sources, strict=True) if source == "replay"
+    }
+    return WrittenShard(entry, lengths, sorted(replay_ids))
 
 
-def read_spilled(documents: Sequence[tuple[str, int, int]], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """(tokens back to back, sizes) of (spill file, first token, size) documents, in the order given; each file is
-    opened once and read in file order."""
-    sizes = np.array([size for _, _, size in documents], dtype=np.int64)
+def runs_of(sizes: np.ndarray, tokens: int) -> Iterator[slice]:
+    """Consecutive runs of documents of `sizes` tokens, each run ending with the document that brings it to `tokens`
+    tokens (or with the last document)."""
     ends = np.cumsum(sizes)
-    tokens = np.empty(int(ends[-1]) if len(ends) else 0, dtype=dtype)
-    view = memoryview(tokens).cast("B")
-    itemsize = tokens.itemsize
-    by_file: dict[str, list[int]] = {}
-    for k, (path, _, _) in enumerate(documents):
-        by_file.setdefault(path, []).append(k)
-    for path, wanted in by_file.items():
-        with open(path, "rb", buffering=0) as spill:
-            for k in sorted(wanted, key=lambda k: documents[k][1]):
-                _, start, size = documents[k]
-                spill.seek(start * itemsize)
-                target = view[(int(ends[k]) - size) * itemsize : int(ends[k]) * itemsize]
-                if spill.readinto(target) != len(target):
-                    raise BuildError(f"{path}: spill file ends before token {start + size}")
-    return tokens, sizes
+    start = 0
+    while start < len(sizes):
+        stop = min(int(np.searchsorted(ends, ends[start] - sizes[start] + tokens)) + 1, len(sizes))
+        yield slice(start, stop)
+        start = stop
+
+
+def read_spilled(
+    paths: Sequence[str], files: np.ndarray, starts: np.ndarray, sizes: np.ndarray, dtype: np.dtype
+) -> np.ndarray:
+    """The tokens of documents given by spill file (`paths[files[k]]`), first token and size, back to back in the
+    order given. Each file is mapped a window of about SPILL_WINDOW bytes at a time (mapped pages count as the
+    process's memory), and the documents in a window are copied out by one gather, not a read each."""
+    tokens = np.empty(int(sizes.sum()), dtype=dtype)
+    placed = np.cumsum(sizes) - sizes
+    for number in np.unique(files).tolist():
+        wanted = np.flatnonzero(files == number)
+        wanted = wanted[np.argsort(starts[wanted], kind="stable")]
+        path, first = paths[number], starts[wanted]
+        reach = np.maximum.accumulate(first + sizes[wanted])  # the furthest token needed so far, in file order
+        if int(reach[-1]) * dtype.itemsize > os.path.getsize(path):
+            raise BuildError(f"{path}: spill file ends before token {int(reach[-1])}")
+        for window in spill_windows(first, reach, SPILL_WINDOW // dtype.itemsize):
+            taken = wanted[window]
+            offset, stop = int(first[window.start]), int(reach[window.stop - 1])
+            spilled = np.memmap(path, dtype=dtype, mode="r", offset=offset * dtype.itemsize, shape=(stop - offset,))
+            tokens[ranges(placed[taken], sizes[taken])] = spilled[ranges(starts[taken] - offset, sizes[taken])]
+            del spilled  # unmapped before the next window is mapped
+    return tokens
+
+
+def spill_windows(first: np.ndarray, reach: np.ndarray, tokens: int) -> Iterator[slice]:
+    """Runs of ranges in file order (first token `first[k]`, furthest token so far `reach[k]`), each spanning at
+    most `tokens` tokens from its first range's start, or a range alone that is longer."""
+    start = 0
+    while start < len(first):
+        stop = max(int(np.searchsorted(reach, first[start] + tokens, side="right")), start + 1)
+        yield slice(start, stop)
+        start = stop
+
+
+def ranges(begins: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions `begins[k] + i` for every i below `lengths[k]`, range after range."""
+    return np.repeat(begins - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
 
 
 class WriteShard(beam.DoFn):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from gap_replay.documents import Document
@@ -22,6 +23,7 @@ from gap_replay.pipelines.build import (
     write_split_shard,
 )
 from gap_replay.shards.indexed import IndexedDataset
+from gap_replay.shards.tokenizer import train_bpe
 
 U16 = np.dtype(np.uint16)
 
@@ -72,12 +74,49 @@ def test_text_batches_hold_a_few_hundred_texts_or_a_few_long_ones(tmp_path, monk
 def test_read_spilled_gathers_documents_in_the_order_asked(tmp_path):
     first = spill(tmp_path / "a.bin", [1, 2, 3, 4, 5])
     second = spill(tmp_path / "b.bin", [9, 8])
+    paths = [first, second]
 
-    tokens, sizes = read_spilled([(second, 1, 1), (first, 3, 2), (first, 0, 2)], U16)
+    # (second, from token 1, 1 token), (first, 3, 2), (first, 0, 2)
+    tokens = read_spilled(paths, np.array([1, 0, 0]), np.array([1, 3, 0]), np.array([1, 2, 2]), U16)
 
-    assert (tokens.tolist(), sizes.tolist()) == ([8, 4, 5, 1, 2], [1, 2, 2])
-    with pytest.raises(BuildError, match=r"a\.bin: spill file ends before token 7"):
-        read_spilled([(first, 4, 3)], U16)
+    assert tokens.tolist() == [8, 4, 5, 1, 2]
+    assert read_spilled(paths, np.array([0]), np.array([3]), np.array([2]), U16).tolist() == [4, 5], "to its last token"
+    with pytest.raises(BuildError, match=r"a\.bin: spill file ends before token 6"):
+        read_spilled(paths, np.array([0]), np.array([4]), np.array([2]), U16)
+
+
+@pytest.mark.parametrize(
+    ("window_bytes", "mapped"), [(2, [2, 2, 1, 3, 2]), (4, [2, 1, 3, 2]), (6, [3, 3, 2]), (12, [6, 2]), (1 << 20, [8])]
+)
+def test_read_spilled_maps_a_file_a_window_at_a_time_with_the_same_tokens(tmp_path, monkeypatch, window_bytes, mapped):
+    monkeypatch.setattr(build, "SPILL_WINDOW", window_bytes)  # 1, 2, 3 or 6 tokens, or the whole file
+    lengths = []
+    memmap = np.memmap
+
+    def counted(*args, shape, **kwargs):
+        lengths.append(shape[0])
+        return memmap(*args, shape=shape, **kwargs)
+
+    monkeypatch.setattr(np, "memmap", counted)
+    path = spill(tmp_path / "a.bin", [10, 11, 12, 13, 14, 15, 16, 17])
+    # asked out of file order, and tokens 0-1 twice (two epochs of a document in one shard)
+    files, starts, sizes = np.zeros(5, dtype=np.int64), np.array([6, 0, 3, 0, 2]), np.array([2, 2, 3, 2, 1])
+
+    tokens = read_spilled([path], files, starts, sizes, U16)
+
+    assert tokens.tolist() == [16, 17, 10, 11, 13, 14, 15, 10, 11, 12]
+    # In file order the ranges are 0-1, 0-1, 2, 3-5 and 6-7: a window takes them while they end within its size of
+    # its first one's start, so it never spans more than that unless one range alone does.
+    assert lengths == mapped
+
+
+def test_runs_of_documents_end_with_the_one_that_reaches_the_token_count():
+    sizes = np.array([3, 1, 4, 1, 5])
+
+    assert list(build.runs_of(sizes, 4)) == [slice(0, 2), slice(2, 3), slice(3, 5)]
+    assert list(build.runs_of(sizes, 5)) == [slice(0, 3), slice(3, 5)], "3 + 1 stays under 5; the 4 goes past it"
+    assert list(build.runs_of(sizes, 100)) == [slice(0, 5)]
+    assert list(build.runs_of(np.array([], dtype=np.int64), 4)) == []
 
 
 def test_replay_is_taken_in_draw_order_up_to_its_token_share_and_sizes_the_shards():
@@ -142,3 +181,46 @@ def test_a_shard_holds_its_copies_from_every_batch_in_seeded_shuffle_order(tmp_p
     assert sorted(map(tuple, lengths["pubmed"].T.tolist())) == [(20, 2), (30, 2)]
     assert lengths["replay"].T.tolist() == [[50, 4]]
     assert replay_ids == ["replay:4"]
+
+
+def test_a_tokenizing_worker_reads_each_curated_footer_once_for_its_last_files(tmp_path, monkeypatch):
+    texts = {name: [f"{name} abstract number {n} about aspirin" for n in range(6)] for name in ("a", "b")}
+    paths = []
+    for name, file_texts in texts.items():
+        paths.append(str(tmp_path / f"{name}.parquet"))
+        docs = [
+            Document(id=f"pubmed:{name}{n}", source="pubmed", subsource="pubmed", text=text)
+            for n, text in enumerate(file_texts)
+        ]
+        write_parquet(docs, paths[-1], batch_size=2)  # three row groups, three slices per file
+    tokenizer = train_bpe([text for file_texts in texts.values() for text in file_texts], 300, tmp_path / "tok")
+    footers_read = []
+    monkeypatch.setattr(build, "read_footer", lambda path: footers_read.append(path) or pq.ParquetFile(path).metadata)
+    a, b = curated_slices([paths[0]]), curated_slices([paths[1]])
+    interleaved = [piece for pair in zip(a, b, strict=True) for piece in pair]
+
+    def tokenize(pieces, run):
+        spill_dir = tmp_path / run
+        spill_dir.mkdir()
+        tokenizer_path = str(tmp_path / "tok" / "tokenizer.json")
+        dofn = build.TokenizeSlices(str(spill_dir), tokenizer_path, "<|endoftext|>", 1, 0.0, {})
+        dofn.setup()
+        dofn.start_bundle()
+        batches = [batch for piece in pieces for batch in dofn.process(piece)]
+        batches += [value.value for value in dofn.finish_bundle()]
+        dofn.teardown()
+        return batches
+
+    batches = tokenize(interleaved, "kept")
+    assert footers_read == paths, "each file's footer once, though its slices alternate with the other file's"
+    assert [doc_id for batch in batches for doc_id in batch.ids] == [
+        f"pubmed:{name}{n}" for group in range(3) for name in "ab" for n in (2 * group, 2 * group + 1)
+    ]
+    spilled = np.fromfile(batches[0].path, dtype=U16)
+    first = tokenizer.tokenizer.encode(texts["a"][0], add_special_tokens=False).ids
+    assert spilled[: len(first) + 1].tolist() == [*first, tokenizer.eos_id]
+
+    footers_read.clear()
+    monkeypatch.setattr(build, "FOOTERS_KEPT", 1)
+    tokenize(interleaved, "one kept")
+    assert footers_read == [piece.path for piece in interleaved], "one kept: the alternation reads every time"

@@ -1,3 +1,7 @@
+import hashlib
+
+import pytest
+
 from gap_replay.mix import epoch_copies, replay_target, replay_threshold, shard_count, split_of, stable_unit
 
 
@@ -6,6 +10,18 @@ def test_stable_unit_is_fixed_by_seed_purpose_and_key():
     assert stable_unit(1, "split", "pubmed:1") != stable_unit(2, "split", "pubmed:1")
     assert stable_unit(1, "split", "pubmed:1") != stable_unit(1, "shuffle", "pubmed:1")
     assert 0.0 <= stable_unit(7, "x", "y") < 1.0
+
+
+@pytest.mark.parametrize(
+    ("seed", "purpose", "key"),
+    [(1, "split", "pubmed:1"), (0, "", ""), (42, "shuffle", "replay:9#3"), (7, "shard", "guidelines:é#0")],
+)
+def test_stable_unit_is_blake2b_64_of_seed_purpose_and_key_over_two_to_the_64(seed, purpose, key):
+    message = f"{seed}\x00{purpose}\x00{key}".encode()
+    expected = int(hashlib.blake2b(message, digest_size=8).hexdigest(), 16) / 2**64
+
+    assert stable_unit(seed, purpose, key) == expected
+    assert stable_unit(seed, purpose, key + "x") != expected
 
 
 def test_valid_split_takes_about_the_requested_fraction_and_never_moves():
