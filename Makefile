@@ -15,7 +15,7 @@ BENCHMARKS    ?= ../shared/benchmarks
 EVAL_SAMPLE   ?= 40
 EVAL_TASKS    := medqa=$(BENCHMARKS)/medqa_test.jsonl,medmcqa=$(BENCHMARKS)/medmcqa_dev_subset.jsonl,pubmedqa=$(BENCHMARKS)/pubmedqa_test.jsonl,mmlu_medical=$(BENCHMARKS)/mmlu_medical_test.jsonl
 
-.PHONY: install install-dev corpus test bench train eval mutation cards lint clean
+.PHONY: install install-dev corpus test bench bench-train train eval mutation cards lint clean
 
 $(PYTHON):
 	$(SYSTEM_PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ train: install-dev
 	  [ -f "$$manifest" ] || $(PYTHON) -m gap_replay.train.synthetic out/train/synthetic || exit 1; \
 	fi; \
 	$(PYTHON) -m gap_replay.train --config $(TRAIN_CONFIG) --set "data.manifests=[$$manifest]" --set checkpoint.resume=false
+
+# The trainer's speed (tokens/s, TFLOP/s, MFU, peak memory, data wait) on the 1B config, which wants a CUDA GPU;
+# BENCH_TRAIN_ARGS changes it (--config pipelines/train/tiny.yaml --device cpu runs anywhere). On a GPU machine,
+# tools/train_bench_gpu.sh runs the whole matrix and the GPU tests.
+bench-train: install-dev
+	$(PYTHON) -m gap_replay.train.bench $(BENCH_TRAIN_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
