@@ -65,14 +65,13 @@ READ_BUFFER = 1 << 20  # Parquet bytes read at a time (not a whole row group at 
 FOOTERS_KEPT = 16  # curated files whose Parquet footer a tokenizing worker keeps
 BATCH_DOCUMENTS = 256  # texts per tokenizer call (and per TokenizedBatch), or fewer when they reach
 BATCH_CHARACTERS = 1 << 19  # characters: the tokenizer's memory stays small whatever the document lengths
-# Threads that encode batches, and batches handed to them before the oldest is taken back. The tokenizer leaves the
-# GIL while it encodes (on its own thread pool) but holds it to hand back the ids, so with two threads one batch is
-# encoded while the last one's ids are made into arrays, and this thread spills and reads meanwhile (5% less wall
-# time on 2 cores than one thread; a third gains nothing).
+# Threads that encode batches, and as many batches handed to them before the oldest is taken back. The tokenizer
+# leaves the GIL while it encodes (on its own thread pool) but holds it to hand back the ids, so with two threads one
+# batch is encoded while the last one's ids are made into arrays, and this thread spills and reads meanwhile (5% less
+# wall time on 2 cores than one thread; a third gains nothing).
 ENCODE_THREADS = 2
-ENCODE_AHEAD = ENCODE_THREADS
 SPILL_WINDOW = 8 << 20  # bytes of a spill file mapped at a time while a shard's documents are read from it
-WRITE_TOKENS = 1 << 18  # tokens gathered (and index arrays of that length) before each write of a shard
+WRITE_TOKENS = 1 << 18  # at most the tokens (and index arrays of that length) of each write to a shard
 # Beside each shard's entry in the staging folder: its copies' lengths, an array per source, and under REPLAY_IDS
 # the ids of the replay documents drawn into it.
 EXTRAS = ".extras.npz"
@@ -112,8 +111,7 @@ def curated_slices(paths: Sequence[str], documents: int = SLICE_DOCUMENTS) -> li
     """The curated files cut into slices of at most `documents` rows, from their Parquet footers."""
     slices = []
     for path in paths:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as stream:
-            metadata = pq.ParquetFile(stream).metadata
+        metadata = read_footer(path)
         for group in range(metadata.num_row_groups):
             rows = metadata.row_group(group).num_rows
             parts = -(-rows // documents)
@@ -242,7 +240,7 @@ class TokenizeSlices(beam.DoFn):
         for columns, texts in _text_batches(piece, self._footer(piece.path)):
             encoding = self._encoder.submit(self._tokenizer.encode_concatenated, texts, self._dtype)
             self._pending.append((columns, encoding))
-            while len(self._pending) > ENCODE_AHEAD:
+            while len(self._pending) > ENCODE_THREADS:
                 yield self._spilled(*self._pending.popleft())
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
@@ -500,7 +498,8 @@ def write_split_shard(
     copies = shuffled_copies(list(pieces))
     path = shard_name(split, index, count)
     with IndexedDatasetWriter(Path(directory) / path, dtype) as writer:
-        for run in runs_of(copies.sizes, WRITE_TOKENS):
+        ends = np.cumsum(copies.sizes)
+        for run in windows(ends - copies.sizes, ends, WRITE_TOKENS):
             sizes = copies.sizes[run]
             writer.add_documents(read_spilled(copies.paths, copies.files[run], copies.starts[run], sizes, dtype), sizes)
     names = sorted(set(copies.sources))
@@ -528,17 +527,6 @@ def write_split_shard(
     return WrittenShard(entry, lengths, sorted(replay_ids))
 
 
-def runs_of(sizes: np.ndarray, tokens: int) -> Iterator[slice]:
-    """Consecutive runs of documents of `sizes` tokens, each run ending with the document that brings it to `tokens`
-    tokens (or with the last document)."""
-    ends = np.cumsum(sizes)
-    start = 0
-    while start < len(sizes):
-        stop = min(int(np.searchsorted(ends, ends[start] - sizes[start] + tokens)) + 1, len(sizes))
-        yield slice(start, stop)
-        start = stop
-
-
 def read_spilled(
     paths: Sequence[str], files: np.ndarray, starts: np.ndarray, sizes: np.ndarray, dtype: np.dtype
 ) -> np.ndarray:
@@ -554,7 +542,7 @@ def read_spilled(
         reach = np.maximum.accumulate(first + sizes[wanted])  # the furthest token needed so far, in file order
         if int(reach[-1]) * dtype.itemsize > os.path.getsize(path):
             raise BuildError(f"{path}: spill file ends before token {int(reach[-1])}")
-        for window in spill_windows(first, reach, SPILL_WINDOW // dtype.itemsize):
+        for window in windows(first, reach, SPILL_WINDOW // dtype.itemsize):
             taken = wanted[window]
             offset, stop = int(first[window.start]), int(reach[window.stop - 1])
             spilled = np.memmap(path, dtype=dtype, mode="r", offset=offset * dtype.itemsize, shape=(stop - offset,))
@@ -563,9 +551,9 @@ def read_spilled(
     return tokens
 
 
-def spill_windows(first: np.ndarray, reach: np.ndarray, tokens: int) -> Iterator[slice]:
-    """Runs of ranges in file order (first token `first[k]`, furthest token so far `reach[k]`), each spanning at
-    most `tokens` tokens from its first range's start, or a range alone that is longer."""
+def windows(first: np.ndarray, reach: np.ndarray, tokens: int) -> Iterator[slice]:
+    """Runs of token ranges in order (range k starts at `first[k]`; the furthest any reaches by k is `reach[k]`),
+    each spanning at most `tokens` tokens from its first range's start, or a range alone that is longer."""
     start = 0
     while start < len(first):
         stop = max(int(np.searchsorted(reach, first[start] + tokens, side="right")), start + 1)

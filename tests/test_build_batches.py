@@ -110,13 +110,14 @@ def test_read_spilled_maps_a_file_a_window_at_a_time_with_the_same_tokens(tmp_pa
     assert lengths == mapped
 
 
-def test_runs_of_documents_end_with_the_one_that_reaches_the_token_count():
-    sizes = np.array([3, 1, 4, 1, 5])
+def test_windows_take_ranges_while_they_span_at_most_the_token_count_from_the_first_start():
+    sizes = np.array([3, 1, 4, 1, 5])  # end to end, as a shard's documents are written
+    ends = np.cumsum(sizes)
 
-    assert list(build.runs_of(sizes, 4)) == [slice(0, 2), slice(2, 3), slice(3, 5)]
-    assert list(build.runs_of(sizes, 5)) == [slice(0, 3), slice(3, 5)], "3 + 1 stays under 5; the 4 goes past it"
-    assert list(build.runs_of(sizes, 100)) == [slice(0, 5)]
-    assert list(build.runs_of(np.array([], dtype=np.int64), 4)) == []
+    assert list(build.windows(ends - sizes, ends, 4)) == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 5)], "5 alone"
+    assert list(build.windows(ends - sizes, ends, 5)) == [slice(0, 2), slice(2, 4), slice(4, 5)], "3+1, 4+1, 5"
+    assert list(build.windows(ends - sizes, ends, 14)) == [slice(0, 5)]
+    assert list(build.windows(ends[:0], ends[:0], 4)) == []
 
 
 def test_replay_is_taken_in_draw_order_up_to_its_token_share_and_sizes_the_shards():
@@ -194,9 +195,9 @@ def test_a_tokenizing_worker_reads_each_curated_footer_once_for_its_last_files(t
         ]
         write_parquet(docs, paths[-1], batch_size=2)  # three row groups, three slices per file
     tokenizer = train_bpe([text for file_texts in texts.values() for text in file_texts], 300, tmp_path / "tok")
+    a, b = curated_slices([paths[0]]), curated_slices([paths[1]])  # the driver's reads, before counting
     footers_read = []
     monkeypatch.setattr(build, "read_footer", lambda path: footers_read.append(path) or pq.ParquetFile(path).metadata)
-    a, b = curated_slices([paths[0]]), curated_slices([paths[1]])
     interleaved = [piece for pair in zip(a, b, strict=True) for piece in pair]
 
     def tokenize(pieces, run):

@@ -60,12 +60,12 @@ def run_overrides(options: argparse.Namespace, manifest: str) -> list[str]:
     return overrides + list(options.overrides)
 
 
-def synthetic_manifest(folder: Path, config: Config, steps: int, vocab_size: int) -> str:
-    """Shards with enough tokens for `steps` steps of `config` (and a valid split), written under `folder`."""
+def write_synthetic_shards(folder: Path, config: Config, steps: int, vocab_size: int) -> None:
+    """Shards with enough tokens for `steps` steps of `config` (and a valid split), and their manifest, in `folder`."""
     needed = steps * config.train.global_batch_size * (config.data.seq_len + 1)
     documents = markov_documents(needed // MEAN_DOCUMENT_TOKENS * 5 // 4 + 64, vocab_size, eos_id=0, seed=0)
     splits = {"train": documents[32:], "valid": documents[:32]}
-    return str(write_corpus(folder, splits, vocab_size, eos_id=0))
+    write_corpus(folder, splits, vocab_size, eos_id=0)
 
 
 @contextlib.contextmanager
@@ -83,13 +83,13 @@ def attention_kernels(choice: str) -> Iterator[None]:
 
 
 def kernel_name(config: Config, world: World) -> str:
-    """The attention kernel the run's steps take (the same test `model.attention` makes)."""
-    half = config.train.precision == "bf16"
-    if llama.flash_attn_func is not None and world.device.type == "cuda" and half and not config.train.document_mask:
+    """The attention kernel the run's steps take (autocast hands `model.attention` bf16 inputs in a bf16 run)."""
+    dtype = torch.bfloat16 if config.train.precision == "bf16" else torch.float32
+    if llama.runs_flash_attn_package(world.device, dtype, masked=config.train.document_mask):
         return "flash-attn package"
     if config.train.document_mask:
         return "SDPA, memory-efficient kernel (document mask)"
-    return "SDPA, FlashAttention backend" if world.device.type == "cuda" and half else "SDPA"
+    return "SDPA, FlashAttention backend" if world.device.type == "cuda" and dtype == torch.bfloat16 else "SDPA"
 
 
 def synchronize(device: torch.device) -> None:
@@ -181,11 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--warmup must be >= 0 and --steps >= 1")
     try:
         with tempfile.TemporaryDirectory(prefix="gap-replay-train-bench-") as tmp:
-            manifest = options.manifest or str(Path(tmp) / "synthetic" / "manifest.json")
+            shards = Path(tmp) / "synthetic"
+            manifest = options.manifest or str(shards / "manifest.json")
             overrides = [*run_overrides(options, manifest), f"output={json.dumps(str(Path(tmp) / 'run'))}"]
             config = load_config(options.config, overrides)
             if not options.manifest:
-                synthetic_manifest(Path(tmp) / "synthetic", config, options.warmup + options.steps, options.vocab_size)
+                write_synthetic_shards(shards, config, options.warmup + options.steps, options.vocab_size)
             world = init_world(config.train.device)
             with attention_kernels(options.attention):
                 trainer = Trainer(config, world)

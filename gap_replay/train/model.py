@@ -20,6 +20,8 @@ try:  # the FlashAttention-2 package, used on CUDA in half precision when instal
 except ImportError:
     flash_attn_func = None
 
+HALF_DTYPES = (torch.bfloat16, torch.float16)  # the flash-attn package's kernel takes these only
+
 
 @dataclass
 class RopeScaling:
@@ -113,13 +115,19 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + torch.cat((-second, first), dim=-1) * sin
 
 
+def runs_flash_attn_package(device: torch.device, dtype: torch.dtype, masked: bool) -> bool:
+    """Whether `attention` takes the flash-attn package's kernel for inputs on `device` in `dtype`: when it is
+    installed, on CUDA, in half precision, without a document mask."""
+    return not masked and flash_attn_func is not None and device.type == "cuda" and dtype in HALF_DTYPES
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, documents: torch.Tensor | None) -> torch.Tensor:
     """Causal attention on (batch, seq, heads, head_dim); with `documents`, no token attends across a document.
 
     Unmasked, it runs the flash-attn package's kernel when installed (CUDA, half precision), else SDPA's own
     FlashAttention kernel; with a document mask, SDPA's memory-efficient kernel.
     """
-    if documents is None and flash_attn_func is not None and q.is_cuda and q.dtype in (torch.bfloat16, torch.float16):
+    if runs_flash_attn_package(q.device, q.dtype, masked=documents is not None):
         return flash_attn_func(q, k, v, causal=True)  # grouped heads are native
     q, k, v = (t.transpose(1, 2) for t in (q, k, v))
     groups = q.shape[1] // k.shape[1]
